@@ -1,0 +1,69 @@
+import type { Credentials, PortalCredentials } from '../credentials/index.js';
+import { rotateAccessToken } from '../credentials/token-rotation.js';
+import type { Deadline } from '../deadline/index.js';
+import type { Logger } from '../logging/index.js';
+import { Bitrix24Error } from './errors.js';
+import type { CallResult, RestClient, RestTarget } from './rest-client.js';
+
+export interface PortalCallOptions {
+  /**
+   * A fresh access token delivered with a bot event. It is only ever sent to the portal's *stored*
+   * endpoint, never to one named in the event, so a forged event cannot redirect our call.
+   */
+  accessToken?: string;
+}
+
+export interface PortalClient {
+  call<T = unknown>(
+    portal: PortalCredentials,
+    method: string,
+    params: Record<string, unknown>,
+    deadline: Deadline,
+    options?: PortalCallOptions,
+  ): Promise<CallResult<T> & { refreshed: boolean }>;
+}
+
+/** REST calls on behalf of a stored portal: picks the URL form and refreshes an expired OAuth token once. */
+export function createPortalClient(deps: {
+  rest: RestClient;
+  credentials: Credentials;
+  logger: Logger;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}): PortalClient {
+  const targetFor = (portal: PortalCredentials, accessToken?: string): RestTarget =>
+    portal.webhook
+      ? { kind: 'webhook', url: portal.webhook.url }
+      : { kind: 'oauth', clientEndpoint: portal.oauth.clientEndpoint, accessToken: accessToken ?? portal.oauth.accessToken };
+
+  return {
+    async call<T>(
+      portal: PortalCredentials,
+      method: string,
+      params: Record<string, unknown>,
+      deadline: Deadline,
+      options: PortalCallOptions = {},
+    ) {
+      const target = targetFor(portal, options.accessToken);
+      try {
+        return { ...(await deps.rest.call<T>(target, method, params, deadline)), refreshed: false };
+      } catch (error) {
+        if (!(error instanceof Bitrix24Error && error.isExpiredToken && portal.oauth)) throw error;
+      }
+      // An event's token that expired says nothing about the stored pair: try the stored one first.
+      let current = portal as PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
+      if (options.accessToken !== undefined && options.accessToken !== current.oauth.accessToken) {
+        try {
+          return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: false };
+        } catch (error) {
+          if (!(error instanceof Bitrix24Error && error.isExpiredToken)) throw error;
+        }
+      }
+      current = await rotateAccessToken(deps.credentials, portal.domain, current.oauth.accessToken, deadline, deps.logger, {
+        timeoutMs: deps.timeoutMs,
+        fetch: deps.fetch,
+      });
+      return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: true };
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { Deadline, sleep } from '../deadline/index.js';
+import { Bitrix24Error, TRANSPORT } from './errors.js';
+
+/** Where a REST call goes: an inbound webhook, or an OAuth `client_endpoint` with an access token. */
+export type RestTarget =
+  | { kind: 'webhook'; url: string }
+  | { kind: 'oauth'; clientEndpoint: string; accessToken: string };
+
+export interface RestClientOptions {
+  /** Upper bound for one HTTP attempt; the deadline may cut it shorter. */
+  timeoutMs: number;
+  maxAttempts: number;
+  /** Base of the exponential backoff between rate-limited attempts. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  fetch?: typeof fetch;
+  random?: () => number;
+}
+
+export interface CallResult<T> {
+  result: T;
+  attempts: number;
+  status: number;
+}
+
+export interface RestClient {
+  call<T = unknown>(target: RestTarget, method: string, params: Record<string, unknown>, deadline: Deadline): Promise<CallResult<T>>;
+}
+
+// A portal answer larger than this is not a REST envelope; refuse to buffer it.
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+// Socket errors that mean a kept-alive connection was closed under us; the request never ran, so resending is safe.
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNREFUSED']);
+
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+}
+
+function urlFor(target: RestTarget, method: string): string {
+  const base = target.kind === 'webhook' ? target.url : target.clientEndpoint;
+  return `${base.endsWith('/') ? base : `${base}/`}${method}.json`;
+}
+
+async function readEnvelope(response: Response): Promise<Record<string, unknown>> {
+  const declared = Number(response.headers.get('content-length') ?? '0');
+  if (declared > MAX_RESPONSE_BYTES) {
+    await response.body?.cancel();
+    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
+  }
+  const text = await response.text();
+  if (text.length > MAX_RESPONSE_BYTES) throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
+  try {
+    const body: unknown = JSON.parse(text);
+    if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
+  } catch {
+    // fall through: an HTML error page from a proxy in front of the portal, for instance
+  }
+  throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, `portal answered ${response.status} without a REST envelope`);
+}
+
+export function createRestClient(options: RestClientOptions): RestClient {
+  const doFetch = options.fetch ?? fetch;
+  const random = options.random ?? Math.random;
+  const base = options.backoffBaseMs ?? 300;
+  const cap = options.backoffCapMs ?? 2_000;
+
+  async function attempt(target: RestTarget, method: string, params: Record<string, unknown>, timeoutMs: number) {
+    // OAuth tokens travel in the body, not the query string, so they stay out of any access log on the way.
+    const body = target.kind === 'oauth' ? { ...params, auth: target.accessToken } : params;
+    let response: Response;
+    try {
+      response = await doFetch(urlFor(target, method), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'error',
+      });
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new Bitrix24Error(TRANSPORT.timeout, 0, `no answer within ${timeoutMs} ms`, undefined, { cause: error });
+      }
+      throw new Bitrix24Error(TRANSPORT.network, 0, errorCode(error) ?? 'request failed', undefined, { cause: error });
+    }
+    let envelope: Record<string, unknown>;
+    try {
+      envelope = await readEnvelope(response);
+    } catch (error) {
+      if (error instanceof Bitrix24Error) throw error;
+      const name = (error as { name?: string }).name;
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new Bitrix24Error(TRANSPORT.timeout, response.status, `no answer within ${timeoutMs} ms`, undefined, { cause: error });
+      }
+      throw new Bitrix24Error(TRANSPORT.network, response.status, errorCode(error) ?? 'response interrupted', undefined, { cause: error });
+    }
+    if (typeof envelope.error === 'string') {
+      const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
+      throw new Bitrix24Error(envelope.error, response.status, description, retryAfter(response.headers.get('retry-after')));
+    }
+    if (!response.ok || !('result' in envelope)) {
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, `portal answered ${response.status} without a result`);
+    }
+    return { result: envelope.result, status: response.status };
+  }
+
+  return {
+    async call<T>(target: RestTarget, method: string, params: Record<string, unknown>, deadline: Deadline) {
+      let attempts = 0;
+      for (;;) {
+        attempts += 1;
+        const timeoutMs = deadline.timeoutFor(options.timeoutMs);
+        if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the call');
+        try {
+          const { result, status } = await attempt(target, method, params, timeoutMs);
+          return { result: result as T, attempts, status };
+        } catch (error) {
+          if (!(error instanceof Bitrix24Error) || attempts >= options.maxAttempts) throw error;
+          let waitMs: number;
+          if (error.isRateLimited) {
+            // Full jitter keeps many containers from retrying into the portal's bucket in lockstep.
+            const backoff = random() * Math.min(cap, base * 2 ** (attempts - 1));
+            waitMs = Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000);
+          } else if (error.code === TRANSPORT.network && RESET_CODES.has(errorCode(error.cause) ?? '')) {
+            waitMs = random() * 50;
+          } else {
+            throw error;
+          }
+          // Only retry if the wait still leaves room for a real attempt before the deadline.
+          if (waitMs + 100 > deadline.remainingMs()) throw error;
+          await sleep(waitMs);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import { registerSecret } from '../logging/index.js';
+
+/** Credentials of a portal whose bot was registered through an inbound webhook. */
+export interface WebhookCredentials {
+  /** `https://<portal>/rest/<user_id>/<code>/`: the code is a password. */
+  url: string;
+  /** The CLIENT_ID given to `imbot.register`; required for imbot calls through a webhook. */
+  clientId?: string;
+}
+
+/** Credentials of a portal that installed our OAuth application. The pair rotates on every refresh. */
+export interface OAuthCredentials {
+  clientId: string;
+  clientSecret: string;
+  accessToken: string;
+  refreshToken: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  clientEndpoint: string;
+  serverEndpoint: string;
+}
+
+interface PortalCommon {
+  domain: string;
+  memberId?: string;
+  /** The `auth[application_token]` this portal's events carry (OAuth application bots). */
+  applicationToken?: string;
+  /** The bot to use when a caller names none. */
+  botId?: number;
+}
+
+export type PortalCredentials =
+  | (PortalCommon & { webhook: WebhookCredentials; oauth?: undefined })
+  | (PortalCommon & { oauth: OAuthCredentials; webhook?: undefined });
+
+export class CredentialsFormatError extends Error {
+  override readonly name = 'CredentialsFormatError';
+}
+
+// Portals are named by host; anything else could walk out of `<prefix>/portals/` in the secret namespace.
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+export function normalizeDomain(input: string): string | undefined {
+  const domain = input.trim().toLowerCase().replace(/\.$/, '');
+  return DOMAIN.test(domain) ? domain : undefined;
+}
+
+/** Plain http is accepted only on loopback, where the sandbox and the tests run their portal. */
+export function isAcceptableEndpoint(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    if (url.username || url.password) return false;
+    if (url.protocol === 'https:') return true;
+    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+function text(value: unknown, path: string, optional: true): string | undefined;
+function text(value: unknown, path: string, optional?: false): string;
+function text(value: unknown, path: string, optional = false): string | undefined {
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string' || value === '') throw new CredentialsFormatError(`${path} must be a non-empty string`);
+  return value;
+}
+
+function endpoint(value: unknown, path: string): string {
+  const url = text(value, path);
+  if (!isAcceptableEndpoint(url)) throw new CredentialsFormatError(`${path} must be an https URL`);
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+/** Validates a portal secret's JSON and registers every secret in it with the log redactor. */
+export function parsePortalCredentials(json: string, secretName: string): PortalCredentials {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new CredentialsFormatError(`secret ${secretName} is not JSON`);
+  }
+  if (raw === null || typeof raw !== 'object') throw new CredentialsFormatError(`secret ${secretName} is not an object`);
+  const r = raw as Record<string, unknown>;
+  const domain = normalizeDomain(text(r.domain, 'domain'));
+  if (!domain) throw new CredentialsFormatError(`secret ${secretName}: domain is not a host name`);
+  const botId = r.botId;
+  if (botId !== undefined && !(Number.isSafeInteger(botId) && (botId as number) > 0)) {
+    throw new CredentialsFormatError(`secret ${secretName}: botId must be a positive integer`);
+  }
+  const common: PortalCommon = {
+    domain,
+    memberId: text(r.memberId, 'memberId', true),
+    applicationToken: text(r.applicationToken, 'applicationToken', true),
+    botId: botId as number | undefined,
+  };
+  registerSecret(common.applicationToken);
+
+  if (r.webhook !== undefined && r.oauth !== undefined) {
+    throw new CredentialsFormatError(`secret ${secretName}: holds both webhook and oauth; keep one`);
+  }
+  if (r.webhook !== undefined) {
+    const w = r.webhook as Record<string, unknown>;
+    const webhook: WebhookCredentials = { url: endpoint(w?.url, 'webhook.url'), clientId: text(w?.clientId, 'webhook.clientId', true) };
+    registerSecret(webhook.url);
+    registerSecret(new URL(webhook.url).pathname);
+    registerSecret(webhook.clientId);
+    return { ...common, webhook };
+  }
+  if (r.oauth !== undefined) {
+    const o = r.oauth as Record<string, unknown>;
+    const expiresAt = o?.expiresAt;
+    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
+      throw new CredentialsFormatError(`secret ${secretName}: oauth.expiresAt must be unix seconds`);
+    }
+    const oauth: OAuthCredentials = {
+      clientId: text(o.clientId, 'oauth.clientId'),
+      clientSecret: text(o.clientSecret, 'oauth.clientSecret'),
+      accessToken: text(o.accessToken, 'oauth.accessToken'),
+      refreshToken: text(o.refreshToken, 'oauth.refreshToken'),
+      expiresAt,
+      clientEndpoint: endpoint(o.clientEndpoint, 'oauth.clientEndpoint'),
+      serverEndpoint: endpoint(o.serverEndpoint, 'oauth.serverEndpoint'),
+    };
+    for (const value of [oauth.clientSecret, oauth.accessToken, oauth.refreshToken]) registerSecret(value);
+    return { ...common, oauth };
+  }
+  throw new CredentialsFormatError(`secret ${secretName}: needs either webhook or oauth`);
+}

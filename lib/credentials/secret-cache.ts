@@ -1,0 +1,70 @@
+import type { Logger } from '../logging/index.js';
+import type { SecretStore } from './secret-store.js';
+
+interface Entry {
+  value: string | undefined;
+  fetchedAt: number;
+}
+
+export interface SecretCacheOptions {
+  ttlMs: number;
+  /** How long past its TTL the last good value may be served while the store is failing. */
+  staleMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * A per-container cache in front of a SecretStore.
+ * - A value (or the fact that a secret does not exist) is kept for `ttlMs`.
+ * - Concurrent misses for one name share a single store read, so a cold container hit by 100 requests at once
+ *   still makes one GetSecretValue per secret.
+ * - If a refresh fails, the last good value keeps being served for up to `staleMs` past its TTL, and the
+ *   failure is logged; after that the error reaches the caller.
+ */
+export class SecretCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<string | undefined>>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: SecretStore,
+    private readonly options: SecretCacheOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async get(name: string, { fresh = false }: { fresh?: boolean } = {}): Promise<string | undefined> {
+    const entry = this.entries.get(name);
+    if (!fresh && entry && this.now() - entry.fetchedAt < this.options.ttlMs) return entry.value;
+    const pending = this.inflight.get(name);
+    if (pending) return pending;
+
+    const load = this.store
+      .read(name)
+      .then((value) => {
+        this.entries.set(name, { value, fetchedAt: this.now() });
+        return value;
+      })
+      .catch((error: unknown) => {
+        const age = entry ? this.now() - entry.fetchedAt : Infinity;
+        if (entry && !fresh && age < this.options.ttlMs + this.options.staleMs) {
+          this.options.logger.warn('secret refresh failed; serving the cached value', {
+            secret: name,
+            ageSeconds: Math.round(age / 1000),
+            error,
+          });
+          return entry.value;
+        }
+        throw error;
+      })
+      .finally(() => this.inflight.delete(name));
+    this.inflight.set(name, load);
+    return load;
+  }
+
+  /** Records a value this container just wrote, so the next read does not go back to the store. */
+  set(name: string, value: string): void {
+    this.entries.set(name, { value, fetchedAt: this.now() });
+  }
+}

@@ -1,0 +1,29 @@
+import { registerSecret } from '../logging/index.js';
+import { CredentialsFormatError } from './portal-credentials.js';
+
+const KEY = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * `<prefix>/typing-keys`: `{"keys": ["whsec_..."]}`. Every listed key is live; during a rotation the new key
+ * is added first, callers move over, then the old key is removed.
+ */
+export function parseTypingKeys(json: string, secretName: string): string[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new CredentialsFormatError(`secret ${secretName} is not JSON`);
+  }
+  const keys = (raw as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new CredentialsFormatError(`secret ${secretName}: "keys" must be a non-empty array`);
+  }
+  return keys.map((key, index) => {
+    if (typeof key !== 'string' || !KEY.test(key) || Buffer.from(key.slice(6), 'base64').length < 16) {
+      throw new CredentialsFormatError(`secret ${secretName}: keys[${index}] is not a whsec_ key of 16+ bytes`);
+    }
+    registerSecret(key);
+    registerSecret(key.slice('whsec_'.length));
+    return key;
+  });
+}

@@ -1,0 +1,71 @@
+import { Bitrix24Error, upstreamFailure } from '../bitrix24/errors.js';
+import type { PortalClient } from '../bitrix24/portal-client.js';
+import type { PortalCredentials } from '../credentials/index.js';
+import type { Deadline } from '../deadline/index.js';
+import { ServiceError } from '../errors/index.js';
+
+// imbot.chat.sendTyping takes a user id ("27") for a personal chat or "chat<N>" for a group chat.
+const DIALOG_ID = /^(?:chat)?[1-9]\d{0,17}$/;
+
+export function validateDialogId(value: unknown): string {
+  if (value === undefined || value === null || value === '') {
+    throw new ServiceError('DIALOG_ID_EMPTY', 'dialogId is required: a user id ("27") or a group chat ("chat12").');
+  }
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  if (typeof value !== 'string' || !DIALOG_ID.test(value)) {
+    throw new ServiceError('DIALOG_ID_INVALID', 'dialogId must be a user id ("27") or a group chat ("chat12").');
+  }
+  return value;
+}
+
+export function validateBotId(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const id = typeof value === 'string' && /^[1-9]\d{0,15}$/.test(value) ? Number(value) : value;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
+    throw new ServiceError('BOT_ID_INVALID', 'botId must be a positive integer.');
+  }
+  return id;
+}
+
+export interface SendTypingInput {
+  portal: PortalCredentials;
+  dialogId: string;
+  botId?: number;
+  /** A fresh bot token from an event (OAuth bots); used against the stored endpoint only. */
+  accessToken?: string;
+}
+
+export interface SendTypingOutcome {
+  botId: number | undefined;
+  attempts: number;
+  upstreamStatus: number;
+  refreshed: boolean;
+}
+
+/**
+ * Shows "Chat-bot is typing a message..." in a dialog. The portal answers `true` even when the bot is not in
+ * the chat, so success means "the portal accepted the call", not "a user saw it".
+ */
+export async function sendTyping(client: PortalClient, input: SendTypingInput, deadline: Deadline): Promise<SendTypingOutcome> {
+  // Without BOT_ID the portal picks the calling application's first bot: fine when there is only one.
+  const botId = input.botId ?? input.portal.botId;
+  const params: Record<string, unknown> = { DIALOG_ID: input.dialogId };
+  if (botId !== undefined) params.BOT_ID = botId;
+  // Through an inbound webhook the imbot methods need the CLIENT_ID the bot was registered with.
+  if (input.portal.webhook?.clientId) params.CLIENT_ID = input.portal.webhook.clientId;
+  try {
+    const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, { accessToken: input.accessToken });
+    return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed };
+  } catch (error) {
+    if (!(error instanceof Bitrix24Error)) throw error;
+    const options = { upstreamStatus: error.status, upstreamCode: error.code, cause: error };
+    switch (error.code) {
+      case 'BOT_ID_ERROR':
+        throw new ServiceError('BOT_ID_ERROR', `The portal has no bot ${botId ?? '(default)'} for these credentials.`, options);
+      case 'DIALOG_ID_EMPTY':
+        throw new ServiceError('DIALOG_ID_EMPTY', 'The portal reports the dialog id as empty.', options);
+      default:
+        throw upstreamFailure(error);
+    }
+  }
+}

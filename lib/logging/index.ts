@@ -1,0 +1,66 @@
+/**
+ * Structured logs: one JSON object per line on stdout, which Lambda ships to CloudWatch as is.
+ *
+ * Callers never pass a token, URL with a webhook code, client secret or signing key on purpose. As a second
+ * line of defence, every secret value the credentials layer loads is registered here, and any line that
+ * would contain one has it replaced before it is written.
+ */
+import type { LogLevel } from '../config/index.js';
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const REDACTED = '[redacted]';
+// Short values (a numeric bot id, "true") would redact ordinary words; real secrets are far longer.
+const MIN_SECRET_LENGTH = 8;
+
+const knownSecrets = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= MIN_SECRET_LENGTH) knownSecrets.add(value);
+}
+
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  return out;
+}
+
+export type LogFields = Record<string, unknown>;
+export type LogSink = (line: string) => void;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+function describeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return String(error);
+  const out: Record<string, unknown> = { name: error.name, message: error.message };
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  if (error.cause !== undefined) out.cause = describeError(error.cause);
+  return out;
+}
+
+export function createLogger(options: { level?: LogLevel; base?: LogFields; sink?: LogSink } = {}): Logger {
+  const level = options.level ?? 'info';
+  const base = options.base ?? {};
+  const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
+  const write = (at: LogLevel, message: string, fields: LogFields = {}): void => {
+    if (ORDER[at] < ORDER[level]) return;
+    const record: LogFields = { level: at, time: new Date().toISOString(), message, ...base, ...fields };
+    if (record.error !== undefined) record.error = describeError(record.error);
+    sink(redactSecrets(JSON.stringify(record)));
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+    child: (fields) => createLogger({ level, base: { ...base, ...fields }, sink }),
+  };
+}

@@ -1,0 +1,30 @@
+import { createPortalClient, type PortalClient } from '../bitrix24/portal-client.js';
+import { createRestClient } from '../bitrix24/rest-client.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { Credentials } from '../credentials/index.js';
+import { createLogger, type Logger } from '../logging/index.js';
+import { ReplayGuard } from '../signing/replay-guard.js';
+
+/**
+ * Everything a function needs, built once per container at module scope and reused by every invocation:
+ * configuration (validated here, so a bad value fails the cold start with its name), the logger, the
+ * credentials cache, the Bitrix24 client with its keep-alive connections, and the replay guard.
+ */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  credentials: Credentials;
+  portals: PortalClient;
+  replayGuard: ReplayGuard;
+}
+
+export function createRuntime(env: Record<string, string | undefined> = process.env, overrides: Partial<Runtime> = {}): Runtime {
+  const config = overrides.config ?? loadConfig(env);
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel, base: { service: 'bitrix24-typing', stage: config.stage } });
+  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
+  const portals =
+    overrides.portals ?? createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs });
+  const replayGuard = overrides.replayGuard ?? new ReplayGuard({ maxEntries: 100_000 });
+  return { config, logger, credentials, portals, replayGuard };
+}

@@ -45,23 +45,30 @@ export function createPortalClient(deps: {
       options: PortalCallOptions = {},
     ) {
       const target = targetFor(portal, options.accessToken);
+      let failure: Bitrix24Error;
       try {
         return { ...(await deps.rest.call<T>(target, method, params, deadline)), refreshed: false };
       } catch (error) {
-        if (!(error instanceof Bitrix24Error && error.isExpiredToken && portal.oauth)) throw error;
+        if (!(error instanceof Bitrix24Error && portal.oauth && (error.isExpiredToken || error.code === 'invalid_token'))) throw error;
+        failure = error;
       }
-      // An event's token that expired says nothing about the stored pair: try the stored one first.
+      // An event's token that failed says nothing about the stored pair: try the stored one first.
       let current = portal as PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
       if (options.accessToken !== undefined && options.accessToken !== current.oauth.accessToken) {
         try {
           return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: false };
         } catch (error) {
-          if (!(error instanceof Bitrix24Error && error.isExpiredToken)) throw error;
+          if (!(error instanceof Bitrix24Error && (error.isExpiredToken || error.code === 'invalid_token'))) throw error;
+          failure = error;
         }
       }
+      // `invalid_token` is what a container holding a pair that a peer already rotated sees (the refresh killed
+      // the old access token); only `expired_token` justifies spending the refresh token ourselves.
       current = await rotateAccessToken(deps.credentials, portal.domain, current.oauth.accessToken, deadline, deps.logger, {
         timeoutMs: deps.timeoutMs,
         fetch: deps.fetch,
+        refresh: failure.isExpiredToken,
+        failure,
       });
       return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: true };
     },

@@ -15,6 +15,9 @@ export interface RotationOptions {
   pollIntervalMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
+  /** false: only adopt a pair a peer already stored; if there is none, rethrow `failure`. */
+  refresh?: boolean;
+  failure?: Error;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function rotateAccessToken(
   const current = await credentials.portal(domain, { fresh: true });
   if (!current?.oauth) throw new ServiceError('PORTAL_UNKNOWN', `No OAuth credentials are stored for ${domain}.`);
   if (current.oauth.accessToken !== expiredAccessToken) return current as OAuthPortal;
+  if (options.refresh === false) throw options.failure ?? new Error('access token rejected');
 
   const name = credentials.names.portal(current.domain);
   const oldRefresh = current.oauth.refreshToken;

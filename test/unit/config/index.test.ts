@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, loadConfig } from '../../../lib/config/index.js';
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    // Act
+    const config = loadConfig({});
+
+    // Assess
+    expect(config).toEqual({
+      stage: 'dev',
+      secretsPrefix: 'bitrix24-typing/dev',
+      credentialsSource: { kind: 'secrets-manager' },
+      signatureToleranceSeconds: 300,
+      bitrix24TimeoutMs: DEFAULTS.bitrix24TimeoutMs,
+      bitrix24MaxAttempts: DEFAULTS.bitrix24MaxAttempts,
+      secretsTimeoutMs: DEFAULTS.secretsTimeoutMs,
+      secretsCacheTtlSeconds: 300,
+      secretsStaleSeconds: DEFAULTS.secretsStaleSeconds,
+      typingMaxBodyBytes: 16 * 1024,
+      eventsMaxBodyBytes: DEFAULTS.eventsMaxBodyBytes,
+      eventsAnswerBudgetMs: DEFAULTS.eventsAnswerBudgetMs,
+      oauthServer: 'https://oauth.bitrix.info',
+      installsEnabled: false,
+      installAllowedDomains: [],
+      eventBusName: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('treats empty and blank variables as unset', () => {
+    // Act
+    const config = loadConfig({ STAGE: ' ', SECRETS_PREFIX: '', SIGNATURE_TOLERANCE_SECONDS: '', CREDENTIALS_SOURCE: '  ', LOG_LEVEL: '' });
+
+    // Assess
+    expect(config.stage).toBe('dev');
+    expect(config.secretsPrefix).toBe('bitrix24-typing/dev');
+    expect(config.signatureToleranceSeconds).toBe(300);
+    expect(config.credentialsSource).toEqual({ kind: 'secrets-manager' });
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('derives the default SECRETS_PREFIX from STAGE', () => {
+    // Act
+    const config = loadConfig({ STAGE: 'prod' });
+
+    // Assess
+    expect(config.stage).toBe('prod');
+    expect(config.secretsPrefix).toBe('bitrix24-typing/prod');
+  });
+
+  it('prefers an explicit SECRETS_PREFIX over the stage default', () => {
+    // Act
+    const config = loadConfig({ STAGE: 'prod', SECRETS_PREFIX: 'team-a/typing' });
+
+    // Assess
+    expect(config.secretsPrefix).toBe('team-a/typing');
+  });
+
+  it('reads every numeric setting and flag it is given', () => {
+    // Act
+    const config = loadConfig({
+      SIGNATURE_TOLERANCE_SECONDS: '60',
+      BITRIX24_TIMEOUT_MS: '2500',
+      BITRIX24_MAX_ATTEMPTS: '5',
+      SECRETS_TIMEOUT_MS: '1000',
+      SECRETS_CACHE_TTL_SECONDS: '0',
+      SECRETS_STALE_SECONDS: '60',
+      EVENTS_ANSWER_BUDGET_MS: '800',
+      INSTALLS_ENABLED: 'yes',
+      LOG_LEVEL: 'DEBUG',
+      OAUTH_SERVER: 'http://127.0.0.1:9000/ignored/path',
+      INSTALL_ALLOWED_DOMAINS: ' A.bitrix24.com, ,b.bitrix24.de ',
+      EVENT_BUS_NAME: 'typing-events',
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      signatureToleranceSeconds: 60,
+      bitrix24TimeoutMs: 2500,
+      bitrix24MaxAttempts: 5,
+      secretsTimeoutMs: 1000,
+      secretsCacheTtlSeconds: 0,
+      secretsStaleSeconds: 60,
+      eventsAnswerBudgetMs: 800,
+      installsEnabled: true,
+      logLevel: 'debug',
+      oauthServer: 'http://127.0.0.1:9000',
+      installAllowedDomains: ['a.bitrix24.com', 'b.bitrix24.de'],
+      eventBusName: 'typing-events',
+    });
+  });
+
+  it.each([
+    ['file:./local-secrets.json', './local-secrets.json'],
+    ['file:/etc/typing/secrets.json', '/etc/typing/secrets.json'],
+    ['file:C:/x:y.json', 'C:/x:y.json'],
+  ])('reads CREDENTIALS_SOURCE=%s as a local file at %s', (raw, path) => {
+    // Act
+    const config = loadConfig({ CREDENTIALS_SOURCE: raw });
+
+    // Assess
+    expect(config.credentialsSource).toEqual({ kind: 'file', path });
+  });
+
+  it.each([
+    ['SIGNATURE_TOLERANCE_SECONDS', 'five'],
+    ['SIGNATURE_TOLERANCE_SECONDS', '0'],
+    ['SIGNATURE_TOLERANCE_SECONDS', '3601'],
+    ['SIGNATURE_TOLERANCE_SECONDS', '-5'],
+    ['SIGNATURE_TOLERANCE_SECONDS', '1.5'],
+    ['SIGNATURE_TOLERANCE_SECONDS', '1e3'],
+    ['BITRIX24_TIMEOUT_MS', '99'],
+    ['BITRIX24_TIMEOUT_MS', '60001'],
+    ['BITRIX24_TIMEOUT_MS', '5s'],
+    ['BITRIX24_MAX_ATTEMPTS', '0'],
+    ['BITRIX24_MAX_ATTEMPTS', '11'],
+    ['SECRETS_TIMEOUT_MS', '99'],
+    ['SECRETS_TIMEOUT_MS', '30001'],
+    ['SECRETS_CACHE_TTL_SECONDS', '86401'],
+    ['SECRETS_CACHE_TTL_SECONDS', 'forever'],
+    ['SECRETS_STALE_SECONDS', '86401'],
+    ['SECRETS_STALE_SECONDS', '-1'],
+    ['EVENTS_ANSWER_BUDGET_MS', '199'],
+    ['EVENTS_ANSWER_BUDGET_MS', '10001'],
+    ['INSTALLS_ENABLED', 'maybe'],
+    ['INSTALLS_ENABLED', '2'],
+    ['LOG_LEVEL', 'verbose'],
+    ['LOG_LEVEL', 'trace'],
+    ['CREDENTIALS_SOURCE', 'file:'],
+    ['CREDENTIALS_SOURCE', 'ssm'],
+    ['CREDENTIALS_SOURCE', 'secretsmanager'],
+    ['SECRETS_PREFIX', 'bitrix24-typing/prod/'],
+    ['SECRETS_PREFIX', 'has space'],
+    ['SECRETS_PREFIX', 'bad*chars'],
+    ['OAUTH_SERVER', 'not a url'],
+    ['OAUTH_SERVER', 'http://oauth.bitrix.info'],
+    ['OAUTH_SERVER', 'ftp://oauth.bitrix.info'],
+  ])('refuses %s=%j at start-up, naming the variable', (variable, value) => {
+    // Act
+    const error = configError({ [variable]: value });
+
+    // Assess
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(variable);
+  });
+
+  it('names STAGE when a bad stage makes the default SECRETS_PREFIX invalid', () => {
+    // Act
+    const error = configError({ STAGE: 'my stage' });
+
+    // Assess
+    expect(error.message).toContain('STAGE');
+  });
+
+  it.each(['1', 'true', 'YES', 'on'])('reads INSTALLS_ENABLED=%s as on', (value) => {
+    // Act
+    const config = loadConfig({ INSTALLS_ENABLED: value });
+
+    // Assess
+    expect(config.installsEnabled).toBe(true);
+  });
+
+  it.each(['0', 'false', 'No', 'off'])('reads INSTALLS_ENABLED=%s as off', (value) => {
+    // Act
+    const config = loadConfig({ INSTALLS_ENABLED: value });
+
+    // Assess
+    expect(config.installsEnabled).toBe(false);
+  });
+
+  it.each(['http://localhost:4010', 'http://[::1]:4010', 'https://oauth.example.com'])('accepts OAUTH_SERVER=%s', (value) => {
+    // Act
+    const config = loadConfig({ OAUTH_SERVER: value });
+
+    // Assess
+    expect(config.oauthServer).toBe(new URL(value).origin);
+  });
+});

@@ -155,7 +155,7 @@ describe('loadConfig', () => {
     expect(error.message).toContain(variable);
   });
 
-  it('names STAGE when a bad stage makes the default SECRETS_PREFIX invalid', () => {
+  it('refuses a bad STAGE naming STAGE, not the SECRETS_PREFIX the caller never set', () => {
     // Act
     const error = configError({ STAGE: 'my stage' });
 

@@ -207,7 +207,7 @@ describe('secret redaction', () => {
     expect(lines[0]).not.toContain(secret);
   });
 
-  it('redacts a secret that JSON has to escape', () => {
+  it('redacts a registered secret containing a quote or backslash, which JSON escapes in the line', () => {
     // Prepare
     const secret = `pa"ss\\${uniqueSecret('q')}`;
     registerSecret(secret);

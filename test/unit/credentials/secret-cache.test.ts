@@ -1,0 +1,296 @@
+import { describe, expect, it } from 'vitest';
+import { SecretCache } from '../../../lib/credentials/secret-cache.js';
+import { SecretStoreError, type SecretStore } from '../../../lib/credentials/secret-store.js';
+import { createLogger } from '../../../lib/logging/index.js';
+
+/** An in-memory SecretStore that counts reads and can be told to fail or to hold a read open. */
+class MemoryStore implements SecretStore {
+  readonly values = new Map<string, string>();
+  reads = 0;
+  failing = false;
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => {
+      this.openGate = resolve;
+    });
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+
+  async read(name: string): Promise<string | undefined> {
+    this.reads++;
+    if (this.gate) await this.gate;
+    if (this.failing) throw new SecretStoreError(`store unavailable reading ${name}`);
+    return this.values.get(name);
+  }
+
+  async write(name: string, value: string): Promise<'written' | 'conflict'> {
+    this.values.set(name, value);
+    return 'written';
+  }
+
+  async claim(): Promise<boolean> {
+    return true;
+  }
+}
+
+function setup(options: { ttlMs?: number; staleMs?: number } = {}) {
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore();
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'debug', sink: (line) => lines.push(line) });
+  const cache = new SecretCache(store, {
+    ttlMs: options.ttlMs ?? 300_000,
+    staleMs: options.staleMs ?? 900_000,
+    logger,
+    now: () => now,
+  });
+  return {
+    store,
+    cache,
+    warnings: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((r) => r.level === 'warn'),
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+const NAME = 'bitrix24-typing/test/portals/example.bitrix24.com';
+
+describe('SecretCache', () => {
+  it('reads a secret from the store on first use', () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.values.set(NAME, '{"v":1}');
+
+    // Act / Assess
+    return expect(cache.get(NAME)).resolves.toBe('{"v":1}');
+  });
+
+  it('serves a repeat read within the TTL without going back to the store', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 300_000 });
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.values.set(NAME, '{"v":2}');
+    advance(299_999);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('{"v":1}');
+    expect(store.reads).toBe(1);
+  });
+
+  it('reads the store again once the TTL has passed', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 300_000 });
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.values.set(NAME, '{"v":2}');
+    advance(300_000);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('{"v":2}');
+    expect(store.reads).toBe(2);
+  });
+
+  it('keeps different secrets apart', async () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.values.set('a/one', 'first');
+    store.values.set('a/two', 'second');
+
+    // Act
+    const values = [await cache.get('a/one'), await cache.get('a/two')];
+
+    // Assess
+    expect(values).toEqual(['first', 'second']);
+    expect(store.reads).toBe(2);
+  });
+
+  it('makes one store read for 100 concurrent misses of one secret', async () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.values.set(NAME, '{"v":1}');
+    store.hold();
+
+    // Act
+    const pending = Array.from({ length: 100 }, () => cache.get(NAME));
+    store.release();
+    const values = await Promise.all(pending);
+
+    // Assess
+    expect(store.reads).toBe(1);
+    expect(new Set(values)).toEqual(new Set(['{"v":1}']));
+  });
+
+  it('shares one failure among concurrent misses when nothing is cached', async () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.failing = true;
+    store.hold();
+
+    // Act
+    const pending = Array.from({ length: 10 }, () => cache.get(NAME));
+    store.release();
+    const outcomes = await Promise.allSettled(pending);
+
+    // Assess
+    expect(store.reads).toBe(1);
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof SecretStoreError)).toBe(true);
+  });
+
+  it('remembers that a secret does not exist', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 300_000 });
+    await cache.get(NAME);
+    store.values.set(NAME, '{"v":1}');
+    advance(1_000);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBeUndefined();
+    expect(store.reads).toBe(1);
+  });
+
+  it('finds a secret created after the "not found" answer has expired', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 300_000 });
+    await cache.get(NAME);
+    store.values.set(NAME, '{"v":1}');
+    advance(300_000);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('{"v":1}');
+  });
+
+  it('reads the store when asked for a fresh value, even within the TTL', async () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.values.set(NAME, '{"v":2}');
+
+    // Act
+    const value = await cache.get(NAME, { fresh: true });
+
+    // Assess
+    expect(value).toBe('{"v":2}');
+    expect(store.reads).toBe(2);
+    expect(await cache.get(NAME)).toBe('{"v":2}');
+    expect(store.reads).toBe(2);
+  });
+
+  it('serves the last good value and logs a warning when a refresh fails within the stale window', async () => {
+    // Prepare
+    const { store, cache, advance, warnings } = setup({ ttlMs: 300_000, staleMs: 900_000 });
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.failing = true;
+    advance(300_000 + 900_000 - 1);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('{"v":1}');
+    expect(store.reads).toBe(2);
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]).toMatchObject({ secret: NAME, error: { name: 'SecretStoreError' } });
+  });
+
+  it('serves a cached "not found" while the store is failing within the stale window', async () => {
+    // Prepare
+    const { store, cache, advance, warnings } = setup({ ttlMs: 1_000, staleMs: 10_000 });
+    await cache.get(NAME);
+    store.failing = true;
+    advance(5_000);
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBeUndefined();
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('keeps trying the store while serving a stale value, and recovers when it answers', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 1_000, staleMs: 10_000 });
+    store.values.set(NAME, 'old');
+    await cache.get(NAME);
+    store.failing = true;
+    advance(2_000);
+    await cache.get(NAME);
+    store.failing = false;
+    store.values.set(NAME, 'new');
+
+    // Act
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('new');
+    expect(store.reads).toBe(3);
+  });
+
+  it('passes the store failure on once the stale window has passed', async () => {
+    // Prepare
+    const { store, cache, advance } = setup({ ttlMs: 300_000, staleMs: 900_000 });
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.failing = true;
+    advance(300_000 + 900_000);
+
+    // Act / Assess
+    await expect(cache.get(NAME)).rejects.toBeInstanceOf(SecretStoreError);
+  });
+
+  it('passes the store failure on when nothing was ever cached', async () => {
+    // Prepare
+    const { store, cache, warnings } = setup();
+    store.failing = true;
+
+    // Act / Assess
+    await expect(cache.get(NAME)).rejects.toBeInstanceOf(SecretStoreError);
+    expect(warnings()).toHaveLength(0);
+  });
+
+  it('passes the store failure on when a fresh value was asked for', async () => {
+    // Prepare
+    const { store, cache } = setup();
+    store.values.set(NAME, '{"v":1}');
+    await cache.get(NAME);
+    store.failing = true;
+
+    // Act / Assess
+    await expect(cache.get(NAME, { fresh: true })).rejects.toBeInstanceOf(SecretStoreError);
+  });
+
+  it('serves a value this container just wrote without reading the store', async () => {
+    // Prepare
+    const { store, cache } = setup();
+
+    // Act
+    cache.set(NAME, '{"v":"written"}');
+    const value = await cache.get(NAME);
+
+    // Assess
+    expect(value).toBe('{"v":"written"}');
+    expect(store.reads).toBe(0);
+  });
+});

@@ -22,6 +22,9 @@ export function redactSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    // Inside a JSON line a secret with quotes, backslashes or control characters appears escaped.
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret && out.includes(escaped)) out = out.split(escaped).join(REDACTED);
   }
   return out;
 }

@@ -325,6 +325,17 @@ describe('signRequest / verifySignature', () => {
     },
   );
 
+  it.each([['msg.1'], ['msg 1'], ['msg\t1'], ['m'.repeat(257)]])('rejects a malformed webhook-id %j even when correctly signed', (id) => {
+    // Prepare
+    const headers = { 'webhook-id': id, 'webhook-timestamp': String(NOW), 'webhook-signature': independentSignature(KEY, id, String(NOW), BODY) };
+
+    // Act
+    const error = refusal(() => verify(headers));
+
+    // Assess
+    expect(error.code).toBe('SIGNATURE_INVALID');
+  });
+
   it('rejects a signature header with no v1 entry', () => {
     // Prepare
     const headers = signRequest({ body: BODY, key: KEY, timestamp: NOW });

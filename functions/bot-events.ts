@@ -1,8 +1,85 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { Deadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
-import { problem, type HttpResponse } from '../lib/http/response.js';
+import { INSTALL_EVENTS, TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
+import { parseFormBody } from '../lib/events/form-body.js';
+import { createEventBridgePublisher, type EventPublisher } from '../lib/events/forwarding.js';
+import { acceptInstall } from '../lib/events/install.js';
+import { showTypingForEvent, type TypingResult } from '../lib/events/reactions.js';
+import { verifyEventOrigin } from '../lib/events/verification.js';
+import { headersOf, rawBody, requireMediaType } from '../lib/http/request.js';
+import { json, problem, type HttpResponse } from '../lib/http/response.js';
+import { createRuntime, type Runtime } from '../lib/runtime/index.js';
+import { ReplayGuard } from '../lib/signing/replay-guard.js';
 
-/** `POST /bitrix/events`: Bitrix24 bot events. Not built yet (issue "Bot events"). */
-export async function handler(_event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> {
-  return problem(new ServiceError('NOT_IMPLEMENTED', 'Bot events are not handled yet.'), context.awsRequestId);
+export interface BotEventsDeps {
+  publisher?: EventPublisher;
+  /** Remembers deliveries already acted on (per container). */
+  deliveries?: ReplayGuard;
+  fetch?: typeof fetch;
 }
+
+/**
+ * `POST /bitrix/events`: bot events from Bitrix24 portals. Verifies the sender, shows typing in the dialog
+ * and forwards the event, all inside the portal's answer budget: Bitrix24 does not retry a delivery and
+ * deprioritises slow handlers, so every verified event gets 200 quickly, whatever happened downstream.
+ */
+export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {}) {
+  const { config, credentials, portals, logger } = runtime;
+  const deliveries = deps.deliveries ?? new ReplayGuard({ maxEntries: 50_000 });
+  const publisher = deps.publisher ?? (config.eventBusName ? createEventBridgePublisher(config.eventBusName) : undefined);
+  const installPolicy = {
+    oauthServer: config.oauthServer,
+    allowedDomains: config.installAllowedDomains,
+    timeoutMs: config.bitrix24TimeoutMs,
+    fetch: deps.fetch,
+  };
+
+  const forward = async (event: BotEvent, deadline: Deadline): Promise<string> => {
+    if (!publisher) return 'off';
+    try {
+      await publisher.publish(event, deadline.remainingMs());
+      return 'OK';
+    } catch (error) {
+      logger.error('forwarding to the event bus failed', { event: event.name, portal: event.auth.domain, error });
+      return 'FAILED';
+    }
+  };
+
+  return async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> {
+    const started = Date.now();
+    const deadline = Deadline.fromLambda(context).within(config.eventsAnswerBudgetMs);
+    const log: Record<string, unknown> = { requestId: context.awsRequestId, route: 'POST /bitrix/events' };
+    try {
+      const headers = headersOf(event);
+      const body = rawBody(event, config.eventsMaxBodyBytes);
+      requireMediaType(headers, 'application/x-www-form-urlencoded');
+      const botEvent = toBotEvent(parseFormBody(body));
+      Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain });
+
+      const installing = INSTALL_EVENTS.has(botEvent.name) && config.installsEnabled;
+      const portal = installing
+        ? await acceptInstall(botEvent, { credentials, logger, policy: installPolicy, deadline })
+        : await verifyEventOrigin(credentials, botEvent);
+
+      const [typing, forwarded] = await Promise.all([
+        TYPING_EVENTS.has(botEvent.name)
+          ? showTypingForEvent(botEvent, portal, { portals, deliveries, logger, deadline })
+          : Promise.resolve<TypingResult[]>([]),
+        forward(botEvent, deadline),
+      ]);
+      if (botEvent.name === 'ONIMBOTDELETE') log.deletedBotId = String(botEvent.data.BOT_ID ?? '').slice(0, 20);
+      logger.info('event accepted', { ...log, outcome: 'OK', status: 200, typing, forwarded, durationMs: Date.now() - started });
+      return json(200, { ok: true });
+    } catch (error) {
+      const response = problem(error, context.awsRequestId);
+      const known = error instanceof ServiceError ? error : undefined;
+      const fields = { ...log, outcome: known?.code ?? 'INTERNAL_ERROR', status: response.statusCode, durationMs: Date.now() - started };
+      if (response.statusCode >= 500) logger.error('event failed', { ...fields, error });
+      else logger.info('event refused', fields);
+      return response;
+    }
+  };
+}
+
+export const handler = createBotEventsHandler(createRuntime(process.env, {}, { refreshTokens: (config) => config.installsEnabled }));

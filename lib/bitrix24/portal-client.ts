@@ -30,6 +30,8 @@ export function createPortalClient(deps: {
   logger: Logger;
   timeoutMs: number;
   fetch?: typeof fetch;
+  /** false where the function may not write secrets: an expired pair is then reported, not refreshed. */
+  refreshTokens?: boolean;
 }): PortalClient {
   const targetFor = (portal: PortalCredentials, accessToken?: string): RestTarget =>
     portal.webhook
@@ -67,7 +69,7 @@ export function createPortalClient(deps: {
       current = await rotateAccessToken(deps.credentials, portal.domain, current.oauth.accessToken, deadline, deps.logger, {
         timeoutMs: deps.timeoutMs,
         fetch: deps.fetch,
-        refresh: failure.isExpiredToken,
+        refresh: failure.isExpiredToken && deps.refreshTokens !== false,
         failure,
       });
       return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: true };

@@ -18,13 +18,29 @@ export interface Runtime {
   replayGuard: ReplayGuard;
 }
 
-export function createRuntime(env: Record<string, string | undefined> = process.env, overrides: Partial<Runtime> = {}): Runtime {
+export interface RuntimeOptions {
+  /** Whether this function may spend and store a rotating refresh token (needs PutSecretValue). */
+  refreshTokens?: boolean | ((config: Config) => boolean);
+}
+
+export function createRuntime(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Runtime> = {},
+  options: RuntimeOptions = {},
+): Runtime {
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? createLogger({ level: config.logLevel, base: { service: 'bitrix24-typing', stage: config.stage } });
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
   const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
   const portals =
-    overrides.portals ?? createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs });
+    overrides.portals ??
+    createPortalClient({
+      rest,
+      credentials,
+      logger,
+      timeoutMs: config.bitrix24TimeoutMs,
+      refreshTokens: typeof options.refreshTokens === 'function' ? options.refreshTokens(config) : options.refreshTokens ?? true,
+    });
   const replayGuard = overrides.replayGuard ?? new ReplayGuard({ maxEntries: 100_000 });
   return { config, logger, credentials, portals, replayGuard };
 }

@@ -1,0 +1,13 @@
+/**
+ * The typed client for services that call `POST /typing`:
+ *
+ *   const typing = createTypingClient({ url: process.env.TYPING_URL, key: process.env.TYPING_KEY });
+ *   await typing.sendTyping({ portal: 'example.bitrix24.com', dialogId: 'chat12' }, { deadlineMs: 5_000 });
+ *
+ * It depends on nothing but Node's crypto (through the shared signer), so it bundles small.
+ */
+export { createTypingClient, parseRetryAfter } from './typing-client.js';
+export type { SendOptions, TypingClient, TypingClientOptions, TypingRequest, TypingResult } from './typing-client.js';
+export { isTypingError, isTypingErrorCode, TypingError, TYPING_ERROR_CODES } from './errors.js';
+export type { TypingErrorCode } from './errors.js';
+export { signRequest, generateSigningKey } from '../signing/standard-webhooks.js';

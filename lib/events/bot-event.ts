@@ -1,0 +1,98 @@
+import { ServiceError } from '../errors/index.js';
+
+/** The `auth[...]` block of an event. Every field is whatever the sender wrote: trust none before verification. */
+export interface EventAuth {
+  domain: string;
+  memberId?: string;
+  applicationToken?: string;
+  accessToken?: string;
+  refreshToken?: string;
+  clientEndpoint?: string;
+  serverEndpoint?: string;
+}
+
+export interface BotEvent {
+  /** Upper-cased event name, e.g. `ONIMBOTMESSAGEADD`. */
+  name: string;
+  handlerId?: string;
+  ts?: string;
+  auth: EventAuth;
+  data: Record<string, unknown>;
+}
+
+/** One bot the event was delivered to, with the dialog to show typing in. */
+export interface TypingTarget {
+  botId: number;
+  dialogId: string;
+  /** The bot's own fresh token (OAuth application bots only). */
+  accessToken?: string;
+  /** Identifies one delivery, so a duplicate makes no second portal call. */
+  deliveryKey: string;
+}
+
+export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT', 'ONIMJOINCHAT']);
+export const INSTALL_EVENTS = new Set(['ONAPPINSTALL', 'ONAPPUPDATE']);
+// Five v1 bots per application is the platform's limit; more entries than that in one event are not genuine.
+const MAX_BOTS_PER_EVENT = 5;
+
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+export function toBotEvent(form: Record<string, unknown>): BotEvent {
+  const name = str(form.event)?.toUpperCase();
+  const auth = record(form.auth);
+  const domain = str(auth?.domain);
+  if (!name || !/^[A-Z0-9_]{1,64}$/.test(name) || !auth || !domain) {
+    throw new ServiceError('EVENT_INVALID', 'Body is not a Bitrix24 event: it needs event and auth[domain].');
+  }
+  return {
+    name,
+    handlerId: str(form.event_handler_id),
+    ts: str(form.ts),
+    auth: {
+      domain,
+      memberId: str(auth.member_id),
+      applicationToken: str(auth.application_token),
+      accessToken: str(auth.access_token),
+      refreshToken: str(auth.refresh_token),
+      clientEndpoint: str(auth.client_endpoint),
+      serverEndpoint: str(auth.server_endpoint),
+    },
+    data: record(form.data) ?? {},
+  };
+}
+
+function positiveInt(value: unknown): number | undefined {
+  const text = typeof value === 'number' ? String(value) : value;
+  return typeof text === 'string' && /^[1-9]\d{0,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * The bots (and dialog) a message, command or join event asks us to show typing for.
+ * Messages and joins name their bots under `data[BOT][<BOT_ID>]`; commands under `data[COMMAND][<COMMAND_ID>]`.
+ */
+export function typingTargets(event: BotEvent): TypingTarget[] {
+  if (!TYPING_EVENTS.has(event.name)) return [];
+  const params = record(event.data.PARAMS);
+  const dialogId = str(params?.DIALOG_ID);
+  if (!dialogId) throw new ServiceError('EVENT_INVALID', `${event.name} without data[PARAMS][DIALOG_ID].`);
+  const messageId = str(params?.MESSAGE_ID) ?? '';
+  const isCommand = event.name === 'ONIMCOMMANDADD';
+  const entries = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {}).slice(0, MAX_BOTS_PER_EVENT);
+  const targets: TypingTarget[] = [];
+  for (const [key, value] of entries) {
+    const entry = record(value);
+    const botId = positiveInt(entry?.BOT_ID) ?? (isCommand ? undefined : positiveInt(key));
+    if (!entry || botId === undefined) continue;
+    const kind = isCommand ? `command:${key}` : event.name === 'ONIMBOTMESSAGEADD' ? 'message' : `join:${event.ts ?? ''}`;
+    targets.push({
+      botId,
+      dialogId,
+      accessToken: str(entry.access_token) ?? str(record(entry.AUTH)?.access_token),
+      deliveryKey: `${event.auth.domain}|${kind}|${messageId}|${dialogId}|${botId}`,
+    });
+  }
+  if (targets.length === 0) throw new ServiceError('EVENT_INVALID', `${event.name} names no bot.`);
+  return targets;
+}

@@ -1,0 +1,70 @@
+import type { PortalClient } from '../bitrix24/portal-client.js';
+import type { PortalCredentials } from '../credentials/index.js';
+import type { Deadline } from '../deadline/index.js';
+import { ServiceError } from '../errors/index.js';
+import { sendTyping, validateDialogId } from '../imbot/send-typing.js';
+import type { Logger } from '../logging/index.js';
+import type { ReplayGuard } from '../signing/replay-guard.js';
+import type { BotEvent, TypingTarget } from './bot-event.js';
+import { typingTargets } from './bot-event.js';
+
+export interface TypingResult {
+  botId: number;
+  dialogId: string;
+  outcome: 'OK' | 'DUPLICATE' | string;
+  upstreamStatus?: number;
+}
+
+// A duplicate delivery is recognised for this long; Bitrix24 itself never redelivers.
+const DELIVERY_MEMORY_SECONDS = 600;
+
+/**
+ * Shows typing for each bot a message, command or join event was delivered to. Failures are logged with
+ * everything needed to replay the call by hand and never thrown: Bitrix24 does not retry a delivery, so an
+ * error answer would only get our handler deprioritised.
+ */
+export async function showTypingForEvent(
+  event: BotEvent,
+  portal: PortalCredentials,
+  deps: { portals: PortalClient; deliveries: ReplayGuard; logger: Logger; deadline: Deadline },
+): Promise<TypingResult[]> {
+  const targets = typingTargets(event);
+  return Promise.all(targets.map((target) => typingFor(target, event, portal, deps)));
+}
+
+async function typingFor(
+  target: TypingTarget,
+  event: BotEvent,
+  portal: PortalCredentials,
+  deps: { portals: PortalClient; deliveries: ReplayGuard; logger: Logger; deadline: Deadline },
+): Promise<TypingResult> {
+  const { botId } = target;
+  let dialogId: string;
+  try {
+    dialogId = validateDialogId(target.dialogId);
+  } catch {
+    deps.logger.warn('event names a dialog imbot cannot type in', { event: event.name, portal: portal.domain, botId, dialogId: target.dialogId.slice(0, 64) });
+    return { botId, dialogId: target.dialogId.slice(0, 64), outcome: 'DIALOG_ID_INVALID' };
+  }
+  if (!deps.deliveries.reserve(target.deliveryKey, Math.floor(Date.now() / 1000) + DELIVERY_MEMORY_SECONDS)) {
+    return { botId, dialogId, outcome: 'DUPLICATE' };
+  }
+  try {
+    // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
+    // token goes to the stored client_endpoint only.
+    const accessToken = portal.oauth ? target.accessToken : undefined;
+    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline);
+    return { botId, dialogId, outcome: 'OK', upstreamStatus: out.upstreamStatus };
+  } catch (error) {
+    const known = error instanceof ServiceError ? error : undefined;
+    deps.logger.warn('typing for event failed', {
+      replay: { portal: portal.domain, botId, dialogId, method: 'imbot.chat.sendTyping' },
+      event: event.name,
+      outcome: known?.code ?? 'INTERNAL_ERROR',
+      upstreamStatus: known?.upstreamStatus,
+      upstreamCode: known?.upstreamCode,
+      error: known ? undefined : error,
+    });
+    return { botId, dialogId, outcome: known?.code ?? 'INTERNAL_ERROR', upstreamStatus: known?.upstreamStatus };
+  }
+}

@@ -1,0 +1,40 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Credentials, PortalCredentials } from '../credentials/index.js';
+import { ServiceError } from '../errors/index.js';
+import type { BotEvent } from './bot-event.js';
+
+/**
+ * Constant-time string equality. Both sides are hashed first so the comparison time depends on neither the
+ * secret's length nor the position of the first difference.
+ */
+export function secretsEqual(a: string, b: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+// One answer for every failed verification, so a prober cannot tell an unknown portal from a wrong token.
+const UNVERIFIED = 'The event could not be verified.';
+const PLACEHOLDER = 'x'.repeat(32);
+
+/**
+ * Bitrix24's only documented proof of origin is `auth[application_token]`: the application token of an OAuth
+ * application (stored at install), or, for a bot registered through an inbound webhook, the CLIENT_ID given
+ * to `imbot.register`. When the secret holds the portal's `memberId`, `auth[member_id]` must match as well.
+ */
+export async function verifyEventOrigin(credentials: Credentials, event: BotEvent): Promise<PortalCredentials> {
+  const portal = await credentials.portal(event.auth.domain);
+  const presented = event.auth.applicationToken ?? '';
+  const expected = [portal?.applicationToken, portal?.webhook?.clientId].filter((t): t is string => Boolean(t));
+  // Compare even when there is nothing to compare with, so an unknown portal costs the same time.
+  let tokenOk = false;
+  for (const token of expected.length > 0 ? expected : [PLACEHOLDER]) {
+    if (secretsEqual(presented, token) && expected.length > 0 && presented !== '') tokenOk = true;
+  }
+  const memberOk = portal?.memberId === undefined || secretsEqual(event.auth.memberId ?? '', portal.memberId);
+  if (!portal || !tokenOk || !memberOk) throw new ServiceError('EVENT_UNVERIFIED', UNVERIFIED);
+  return portal;
+}
+
+export function unverified(): ServiceError {
+  return new ServiceError('EVENT_UNVERIFIED', UNVERIFIED);
+}

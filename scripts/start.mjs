@@ -1,6 +1,77 @@
 // `npm start`: serves both routes through serverless-offline on http://localhost:${PORT:-3000}.
+//
+// With CREDENTIALS_SOURCE unset it starts the sandbox: credentials from .local/credentials.json (seeded from
+// sandbox/credentials.example.json on first start) and the portal simulator on SIMULATOR_PORT (3010), which
+// prints every call it receives. With CREDENTIALS_SOURCE set (secrets-manager or file:<path>) it serves exactly
+// what that source holds, and starts no simulator.
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { styleText } from 'node:util';
+import { build } from 'esbuild';
 
-const child = spawn('npx', ['osls', 'offline', 'start', '--stage', process.env.STAGE ?? 'dev'], { stdio: 'inherit', env: process.env });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code) => process.exit(code ?? 0));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const port = Number(process.env.PORT ?? 3000);
+const sandbox = !process.env.CREDENTIALS_SOURCE;
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (style, text) => (color ? styleText(style, text) : text);
+const say = (line) => process.stdout.write(`${paint('cyan', '[sandbox]')} ${line}\n`);
+
+const env = { ...process.env };
+let simulator;
+if (sandbox) {
+  const simulatorPort = Number(process.env.SIMULATOR_PORT ?? 3010);
+  const credentialsPath = resolve(root, '.local', 'credentials.json');
+  // The simulator is TypeScript shared with the tests: bundle it once into .cache and load it.
+  const outfile = join(root, '.cache', 'sandbox', 'simulator.mjs');
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({ entryPoints: [join(root, 'sandbox', 'simulator.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
+  const { seedCredentials, startSimulator, SANDBOX_PREFIX, SANDBOX_DOMAIN } = await import(pathToFileURL(outfile).href);
+  const { created } = seedCredentials(join(root, 'sandbox', 'credentials.example.json'), credentialsPath, simulatorPort);
+  simulator = await startSimulator({ credentialsPath, port: simulatorPort, print: (line) => process.stdout.write(`${paint('magenta', '[portal]')} ${line}\n`) });
+  Object.assign(env, { CREDENTIALS_SOURCE: `file:${credentialsPath}`, SECRETS_PREFIX: SANDBOX_PREFIX, STAGE: 'dev' });
+  simulator.banner = [
+    '',
+    paint('bold', 'bitrix24-typing sandbox is running: no AWS account, no real portal.'),
+    `  POST /typing          http://localhost:${port}/typing`,
+    `  POST /bitrix/events   http://localhost:${port}/bitrix/events`,
+    `  portal simulator      ${simulator.portal.url}  (${SANDBOX_DOMAIN}, bot ${simulator.botId}; prints each call as [portal])`,
+    `  credentials           ${credentialsPath}${created ? ' (just created, with a fresh signing key)' : ''}`,
+    '',
+    'Next, in a second terminal:',
+    `  npx bitrix24-typing typing send --portal ${SANDBOX_DOMAIN} --dialog chat1`,
+    `  npx bitrix24-typing events send bin/fixtures/message-webhook-bot.txt --url http://localhost:${port} --domain ${SANDBOX_DOMAIN}`,
+    '',
+    'Real AWS and portals: set CREDENTIALS_SOURCE=secrets-manager (see README, "Configuration").',
+    '',
+  ].join('\n');
+}
+
+const child = spawn('npx', ['osls', 'offline', 'start', '--stage', env.STAGE ?? 'dev'], {
+  cwd: root,
+  env,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+// Pass the service's output through; print the sandbox's first screen once it is ready.
+let ready = false;
+const relay = (stream, target) =>
+  stream.on('data', (chunk) => {
+    target.write(chunk);
+    if (!ready && chunk.toString().includes('Server ready')) {
+      ready = true;
+      if (simulator) process.stdout.write(simulator.banner + '\n');
+    }
+  });
+relay(child.stdout, process.stdout);
+relay(child.stderr, process.stderr);
+
+const stop = async (signal) => {
+  child.kill(signal);
+  await simulator?.portal.close();
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void stop(signal));
+child.on('exit', async (code) => {
+  await simulator?.portal.close();
+  process.exit(code ?? 0);
+});

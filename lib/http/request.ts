@@ -13,7 +13,10 @@ export function headersOf(event: Pick<APIGatewayProxyEventV2, 'headers'>): Recor
  * them); serverless-offline may pass them raw. Signatures and size limits apply to the decoded bytes.
  */
 export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>, maxBytes: number): Buffer {
-  const body = event.body ?? '';
+  // serverless-offline hands a falsy JSON payload (`false`, `0`) over as that value, not as text; API Gateway
+  // always sends a string. Both mean the same bytes on the wire.
+  const sent: unknown = event.body;
+  const body = typeof sent === 'string' ? sent : sent === undefined || sent === null ? '' : String(sent);
   if (event.isBase64Encoded) {
     // Refuse before decoding: base64 of maxBytes is at most 4/3 of it.
     if (body.length > Math.ceil(maxBytes / 3) * 4 + 4) tooLarge(maxBytes);

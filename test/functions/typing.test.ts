@@ -113,6 +113,14 @@ describe('POST /typing', () => {
     });
   });
 
+  it('answers 400, not 500, when an emulator hands a falsy JSON body over as a non-string (schemathesis finding)', async () => {
+    const { handler } = typingHandler();
+    const event = signedTypingEvent('false', key);
+    const response = await call(handler, { ...event, body: false as unknown as string });
+    expect(response.statusCode).toBe(400);
+    expect(response.json.code).toBe('BODY_INVALID');
+  });
+
   it('refuses a replayed webhook-id with 401 and makes no second portal call', async () => {
     // Prepare
     const { handler } = typingHandler();

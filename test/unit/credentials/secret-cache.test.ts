@@ -229,7 +229,7 @@ describe('SecretCache', () => {
     expect(warnings()).toHaveLength(1);
   });
 
-  it('keeps trying the store while serving a stale value, and recovers when it answers', async () => {
+  it('keeps trying the store (once per failure backoff) while serving a stale value, and recovers when it answers', async () => {
     // Prepare
     const { store, cache, advance } = setup({ ttlMs: 1_000, staleMs: 10_000 });
     store.values.set(NAME, 'old');
@@ -239,6 +239,7 @@ describe('SecretCache', () => {
     await cache.get(NAME);
     store.failing = false;
     store.values.set(NAME, 'new');
+    advance(5_000);
 
     // Act
     const value = await cache.get(NAME);
@@ -292,5 +293,35 @@ describe('SecretCache', () => {
     // Assess
     expect(value).toBe('{"v":"written"}');
     expect(store.reads).toBe(0);
+  });
+});
+
+describe('SecretCache while the store keeps failing', () => {
+  it('asks a failing store at most once per backoff and serves the stale value meanwhile', async () => {
+    // Prepare
+    let now = 0;
+    let reads = 0;
+    let failing = false;
+    const store = {
+      read: async () => {
+        reads += 1;
+        if (failing) throw new SecretStoreError('down');
+        return '{"v":1}';
+      },
+      write: async () => 'written' as const,
+      claim: async () => true,
+    };
+    const cache = new SecretCache(store, { ttlMs: 1_000, staleMs: 60_000, failureBackoffMs: 5_000, logger: createLogger({ sink: () => undefined }), now: () => now });
+    await cache.get('s');
+    failing = true;
+    now = 2_000;
+    // Act: ten requests inside one backoff window, then one after it
+    const values = [];
+    for (let i = 0; i < 10; i += 1) values.push(await cache.get('s'));
+    now = 7_500;
+    values.push(await cache.get('s'));
+    // Assess
+    expect(values.every((v) => v === '{"v":1}')).toBe(true);
+    expect(reads).toBe(3); // the warm read, one failed refresh, one retry after the backoff
   });
 });

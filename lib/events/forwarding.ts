@@ -5,7 +5,7 @@ import type { BotEvent } from './bot-event.js';
 export const EVENT_SOURCE = 'bitrix24.imbot';
 
 // Keys whose values are credentials wherever they appear (`auth[...]`, `data[BOT][<id>][...]`, `[AUTH][...]`).
-const SECRET_KEY = /token|secret|password|^client_id$|^auth$/i;
+const SECRET_KEY = /token|secret|password|^client_?id$|^auth$/i;
 
 /** The event as internal services receive it: every token, key and CLIENT_ID removed. */
 export function sanitizeEvent(event: BotEvent): Record<string, unknown> {

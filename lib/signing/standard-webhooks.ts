@@ -80,7 +80,13 @@ export function verifySignature(input: {
     .split(' ')
     .filter((part) => part.startsWith('v1,'))
     .slice(0, MAX_SIGNATURES)
-    .map((part) => Buffer.from(part.slice(3), 'base64'));
+    .map((part) => {
+      // Node's base64 decoder is lenient (stray characters, missing padding, unused low bits); accept only the
+      // canonical text of the decoded bytes, so each signature has exactly one spelling.
+      const text = part.slice(3);
+      const bytes = Buffer.from(text, 'base64');
+      return bytes.toString('base64') === text ? bytes : Buffer.alloc(0);
+    });
   if (candidates.length === 0) refuse('No v1 signature present.');
   let matched = false;
   for (const key of input.keys) {

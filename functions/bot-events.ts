@@ -50,11 +50,12 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
     const started = Date.now();
     const deadline = Deadline.fromLambda(context).within(config.eventsAnswerBudgetMs);
     const log: Record<string, unknown> = { requestId: context.awsRequestId, route: 'POST /bitrix/events' };
+    let botEvent: BotEvent | undefined;
     try {
       const headers = headersOf(event);
       const body = rawBody(event, config.eventsMaxBodyBytes);
       requireMediaType(headers, 'application/x-www-form-urlencoded');
-      const botEvent = toBotEvent(parseFormBody(body));
+      botEvent = toBotEvent(parseFormBody(body));
       Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain });
 
       const installing = INSTALL_EVENTS.has(botEvent.name) && config.installsEnabled;
@@ -75,11 +76,18 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
       const response = problem(error, context.awsRequestId);
       const known = error instanceof ServiceError ? error : undefined;
       const fields = { ...log, outcome: known?.code ?? 'INTERNAL_ERROR', status: response.statusCode, durationMs: Date.now() - started };
-      if (response.statusCode >= 500) logger.error('event failed', { ...fields, error });
+      // Bitrix24 will not deliver this event again: log what is needed to act on it by hand.
+      if (response.statusCode >= 500) logger.error('event failed', { ...fields, replay: botEvent ? replayOf(botEvent) : undefined, error });
       else logger.info('event refused', fields);
       return response;
     }
   };
+}
+
+function replayOf(event: BotEvent): Record<string, unknown> {
+  const params = (event.data.PARAMS ?? {}) as Record<string, unknown>;
+  const bots = Object.keys((event.data.BOT ?? event.data.COMMAND ?? {}) as Record<string, unknown>).slice(0, 5);
+  return { event: event.name, portal: event.auth.domain, dialogId: params.DIALOG_ID, messageId: params.MESSAGE_ID, bots, ts: event.ts };
 }
 
 export const handler = createBotEventsHandler(createRuntime(process.env, {}, { refreshTokens: (config) => config.installsEnabled }));

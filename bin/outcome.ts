@@ -29,5 +29,8 @@ export const failed = (code: string, message: string, fields: Record<string, unk
 /** What a successful command hands back: the `--json` fields and the human lines. */
 export interface CommandOutput {
   json: Record<string, unknown>;
+  /** Lines for stdout: the result itself, so `$(...)` captures just that. */
   human: string[];
+  /** Lines for stderr: guidance around the result. */
+  notes?: string[];
 }

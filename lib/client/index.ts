@@ -1,7 +1,7 @@
 /**
  * The typed client for services that call `POST /typing`:
  *
- *   const typing = createTypingClient({ url: process.env.TYPING_URL, key: process.env.TYPING_KEY });
+ *   const typing = createTypingClient({ url: process.env.TYPING_URL!, key: process.env.TYPING_KEY! });
  *   await typing.sendTyping({ portal: 'example.bitrix24.com', dialogId: 'chat12' }, { deadlineMs: 5_000 });
  *
  * It depends on nothing but Node's crypto (through the shared signer), so it bundles small.

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Bitrix24Error } from '../../lib/bitrix24/errors.js';
+import {
+  CredentialsFormatError,
+  normalizeDomain,
+  parsePortalCredentials,
+  type PortalCredentials,
+} from '../../lib/credentials/index.js';
+import { redactSecrets } from '../../lib/logging/index.js';
+import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
+import { failed, notFound, usageError } from '../outcome.js';
+import { callPortal, modeOf } from '../portal-calls.js';
+
+export function requireDomain(ctx: CommandContext, option = 'domain'): string {
+  const raw = stringOption(ctx.values, option);
+  if (raw === undefined) throw usageError(`--${option} is required`);
+  const domain = normalizeDomain(raw);
+  if (!domain) throw usageError(`--${option}: "${raw}" is not a host name such as example.bitrix24.com`);
+  return domain;
+}
+
+export function positiveInteger(ctx: CommandContext, option: string): number | undefined {
+  const raw = stringOption(ctx.values, option);
+  if (raw === undefined) return undefined;
+  if (!/^[1-9]\d{0,15}$/.test(raw)) throw usageError(`--${option} must be a positive integer, got "${raw}"`);
+  return Number(raw);
+}
+
+export async function requirePortal(ctx: CommandContext, domain: string): Promise<PortalCredentials> {
+  const secrets = ctx.secrets();
+  const portal = await ctx.progress(`Reading ${secrets.names.portal(domain)}`, () => secrets.credentials.portal(domain));
+  if (!portal) {
+    throw notFound('PORTAL_UNKNOWN', `No portal ${domain}: ${secrets.names.portal(domain)} does not exist in ${secrets.source}.`, { portal: domain });
+  }
+  return portal;
+}
+
+/**
+ * OAuth data as an operator has it at hand: our secret's `oauth` block (camelCase), or Bitrix24's own token
+ * answer (snake_case) plus `client_id`/`client_secret` of the application.
+ */
+function oauthFrom(json: Record<string, unknown>): { oauth: Record<string, unknown>; memberId?: string; applicationToken?: string } {
+  const source = json.oauth && typeof json.oauth === 'object' ? (json.oauth as Record<string, unknown>) : json;
+  const pick = (...keys: string[]) => keys.map((key) => source[key] ?? json[key]).find((value) => value !== undefined);
+  const expiresIn = Number(pick('expires_in'));
+  const expiresAt = pick('expiresAt', 'expires') ?? (Number.isFinite(expiresIn) ? Math.floor(Date.now() / 1000) + expiresIn : undefined);
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  return {
+    oauth: {
+      clientId: pick('clientId', 'client_id'),
+      clientSecret: pick('clientSecret', 'client_secret'),
+      accessToken: pick('accessToken', 'access_token'),
+      refreshToken: pick('refreshToken', 'refresh_token'),
+      expiresAt: typeof expiresAt === 'string' && /^\d+$/.test(expiresAt) ? Number(expiresAt) : expiresAt,
+      clientEndpoint: pick('clientEndpoint', 'client_endpoint'),
+      serverEndpoint: pick('serverEndpoint', 'server_endpoint'),
+    },
+    memberId: text(pick('memberId', 'member_id')),
+    applicationToken: text(pick('applicationToken', 'application_token')),
+  };
+}
+
+const add: CommandSpec = {
+  name: 'add',
+  summary: "store a portal's credentials (inbound webhook or OAuth app)",
+  description: [
+    'Writes <prefix>/portals/<domain> to the credentials source, replacing any earlier version.',
+    'Webhook mode: the inbound webhook URL (https://<portal>/rest/<user>/<code>/, scope imbot) and the CLIENT_ID',
+    '  the bot is (or will be) registered with. Without --client-id a long random one is generated: right for a',
+    '  bot you are about to register with "bot register"; pass the old one for a bot registered earlier.',
+    "OAuth mode: a JSON file with the application's client_id/client_secret and the portal's token set, either",
+    '  in our shape (clientId, clientSecret, accessToken, refreshToken, expiresAt, clientEndpoint, serverEndpoint)',
+    "  or as Bitrix24's OAuth answer (access_token, refresh_token, expires|expires_in, client_endpoint,",
+    '  server_endpoint, member_id) plus client_id and client_secret.',
+    'Secrets are never printed.',
+  ],
+  options: {
+    domain: { type: 'string', value: '<domain>', description: 'the portal, e.g. example.bitrix24.com (required)' },
+    webhook: { type: 'string', value: '<url>', description: 'inbound webhook URL (webhook mode)' },
+    'client-id': { type: 'string', value: '<id>', description: 'CLIENT_ID of the webhook bot (default: generated)' },
+    'oauth-json': { type: 'string', value: '<file>', description: 'OAuth app data as JSON (OAuth mode)' },
+    'bot-id': { type: 'string', value: '<n>', description: 'the bot to use when a caller names none' },
+    'member-id': { type: 'string', value: '<id>', description: "the portal's member_id (events must match it)" },
+    'application-token': { type: 'string', value: '<token>', description: 'auth[application_token] of OAuth app events' },
+  },
+  usesSecrets: true,
+  examples: [
+    'bitrix24-typing portal add --domain example.bitrix24.com --webhook https://example.bitrix24.com/rest/1/abc123/',
+    'bitrix24-typing portal add --domain example.bitrix24.com --oauth-json install.json --bot-id 39 --source secrets-manager',
+  ],
+  async run(ctx) {
+    const domain = requireDomain(ctx);
+    const webhookUrl = stringOption(ctx.values, 'webhook');
+    const oauthFile = stringOption(ctx.values, 'oauth-json');
+    const givenClientId = stringOption(ctx.values, 'client-id');
+    if ((webhookUrl === undefined) === (oauthFile === undefined)) throw usageError('give exactly one of --webhook or --oauth-json');
+    if (givenClientId !== undefined && webhookUrl === undefined) throw usageError('--client-id belongs to --webhook (OAuth data carries its own client_id)');
+    const botId = positiveInteger(ctx, 'bot-id');
+    let memberId = stringOption(ctx.values, 'member-id');
+    let applicationToken = stringOption(ctx.values, 'application-token');
+
+    let candidate: Record<string, unknown>;
+    let clientIdGenerated = false;
+    if (webhookUrl !== undefined) {
+      // Bitrix24 appends CLIENT_ID to the bot's handler URL and sends it as the event token: make it unguessable.
+      const clientId = givenClientId ?? randomBytes(24).toString('hex');
+      clientIdGenerated = givenClientId === undefined;
+      candidate = { webhook: { url: webhookUrl, clientId } };
+    } else {
+      const path = resolve(ctx.io.cwd, oauthFile as string);
+      let json: unknown;
+      try {
+        json = JSON.parse(await readFile(path, 'utf8'));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('FILE_NOT_FOUND', `--oauth-json: ${path} does not exist`);
+        throw usageError(`--oauth-json: ${path} is not a JSON file (${(error as Error).message})`);
+      }
+      if (json === null || typeof json !== 'object' || Array.isArray(json)) throw usageError(`--oauth-json: ${path} must hold a JSON object`);
+      const parsed = oauthFrom(json as Record<string, unknown>);
+      candidate = { oauth: parsed.oauth };
+      memberId ??= parsed.memberId;
+      applicationToken ??= parsed.applicationToken;
+    }
+    const secrets = ctx.secrets();
+    const name = secrets.names.portal(domain);
+    let portal: PortalCredentials;
+    try {
+      portal = parsePortalCredentials(JSON.stringify({ domain, memberId, applicationToken, botId, ...candidate }), name);
+    } catch (error) {
+      if (error instanceof CredentialsFormatError) throw usageError(error.message.replace(`secret ${name}: `, ''));
+      throw error;
+    }
+
+    const replaced = await ctx.progress(`Writing ${name}`, async () => {
+      const before = await secrets.store.read(name);
+      await secrets.credentials.savePortal(portal);
+      return before !== undefined;
+    });
+    const mode = modeOf(portal);
+    const notes: string[] = [];
+    if (clientIdGenerated) notes.push('Generated a new CLIENT_ID for this portal\'s bot; "bot register" will use it.');
+    return {
+      json: { portal: domain, secret: name, source: secrets.source, mode, botId: portal.botId ?? null, replaced, clientIdGenerated },
+      human: [`${replaced ? 'Replaced' : 'Added'} ${domain} (${mode}${portal.botId ? `, bot ${portal.botId}` : ''}) as ${name} in ${secrets.source}.`],
+      notes,
+    };
+  },
+};
+
+const list: CommandSpec = {
+  name: 'list',
+  summary: 'list the portals that have credentials',
+  description: ['Prints the domain of every <prefix>/portals/<domain> secret, one a line. Reads no secret values.'],
+  options: {},
+  usesSecrets: true,
+  examples: ['bitrix24-typing portal list --source secrets-manager --stage prod'],
+  async run(ctx) {
+    const secrets = ctx.secrets();
+    const portals = await ctx.progress('Listing portals', () => secrets.listPortals());
+    return {
+      json: { prefix: secrets.prefix, source: secrets.source, portals },
+      human: portals,
+      notes: portals.length === 0 ? [`No portals under ${secrets.prefix}/portals/ in ${secrets.source}.`] : [],
+    };
+  },
+};
+
+const check: CommandSpec = {
+  name: 'check',
+  summary: "prove a portal's stored credentials work (one harmless REST call)",
+  description: [
+    'Calls app.info (OAuth) or profile (inbound webhook) with the stored credentials and prints OK or the',
+    "portal's error code. An expired OAuth access token is refreshed and the new pair stored, as the service does.",
+  ],
+  options: { domain: { type: 'string', value: '<domain>', description: 'the portal (required)' } },
+  usesSecrets: true,
+  examples: ['bitrix24-typing portal check --domain example.bitrix24.com'],
+  async run(ctx) {
+    const domain = requireDomain(ctx);
+    const portal = await requirePortal(ctx, domain);
+    const mode = modeOf(portal);
+    const method = portal.oauth ? 'app.info' : 'profile';
+    const fields = { portal: domain, mode, method };
+    try {
+      const out = await ctx.progress(`Calling ${method} on ${domain}`, () => callPortal(ctx, portal, method, {}));
+      return {
+        json: { ...fields, status: out.status, refreshed: out.refreshed },
+        human: [`${ctx.out.paint('green', 'OK')} ${domain}: ${method} answered ${out.status} (${mode})`],
+        notes: out.refreshed ? ['The access token had expired; it was refreshed and the new pair stored.'] : [],
+      };
+    } catch (error) {
+      if (!(error instanceof Bitrix24Error)) throw error;
+      const description = error.description ? ` (${redactSecrets(error.description)})` : '';
+      throw failed(error.code, `${domain}: ${method} failed with ${error.code}${description}`, fields, {
+        status: error.status,
+        description: redactSecrets(error.description),
+      });
+    }
+  },
+};
+
+export const portalGroup: CommandGroup = { name: 'portal', summary: 'portal credentials', commands: [add, list, check] };

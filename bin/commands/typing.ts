@@ -1,0 +1,100 @@
+import { createTypingClient, isTypingError, type TypingErrorCode } from '../../lib/client/index.js';
+import { CredentialsFormatError } from '../../lib/credentials/index.js';
+import { parseTypingKeys } from '../../lib/credentials/typing-keys.js';
+import { isServiceError } from '../../lib/errors/index.js';
+import { validateDialogId } from '../../lib/imbot/send-typing.js';
+import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
+import { CliError, EXIT, failed, notFound, usageError } from '../outcome.js';
+import { positiveInteger, requireDomain } from './portal.js';
+
+export const DEFAULT_URL = 'http://localhost:3000';
+const DEADLINE_MS = 15_000;
+// The service's 404s: the portal or the bot does not exist, which scripts want to tell from other failures.
+const NOT_FOUND_CODES: ReadonlySet<TypingErrorCode> = new Set(['PORTAL_UNKNOWN', 'BOT_ID_ERROR']);
+
+async function signingKey(ctx: CommandContext): Promise<string> {
+  const given = stringOption(ctx.values, 'key') ?? (ctx.io.env.TYPING_KEY?.trim() || undefined);
+  if (given !== undefined) return given;
+  const secrets = ctx.secrets();
+  const name = secrets.names.typingKeys;
+  const raw = await ctx.progress(`Reading ${name}`, () => secrets.store.read(name));
+  if (raw === undefined) {
+    throw notFound('KEYS_NOT_FOUND', `No signing key: pass --key, set TYPING_KEY, or create ${name} in ${secrets.source} with "keys rotate".`);
+  }
+  try {
+    return parseTypingKeys(raw, name)[0] as string;
+  } catch (error) {
+    if (error instanceof CredentialsFormatError) throw failed('SECRET_MALFORMED', error.message, { secret: name });
+    throw error;
+  }
+}
+
+const send: CommandSpec = {
+  name: 'send',
+  summary: 'sign and send POST /typing, print the outcome',
+  description: [
+    'Sends one signed POST /typing through the typed client (retrying 429/5xx within 15 s) and prints the',
+    "outcome or the service's problem code. Success means the portal accepted the call.",
+    'The key is --key, else $TYPING_KEY, else the first key of <prefix>/typing-keys in the credentials source.',
+    'Prefer $TYPING_KEY to --key: command lines end up in shell history and process lists.',
+  ],
+  options: {
+    portal: { type: 'string', value: '<domain>', description: 'the portal (required)' },
+    dialog: { type: 'string', value: '<id>', description: 'a user id (27) or a group chat (chat12) (required)' },
+    bot: { type: 'string', value: '<n>', description: "the bot (default: the portal's stored bot)" },
+    url: { type: 'string', value: '<url>', description: `the service's base URL (default: ${DEFAULT_URL})` },
+    key: { type: 'string', value: '<whsec_…>', description: 'the signing key (default: $TYPING_KEY, else the stored one)' },
+  },
+  usesSecrets: true,
+  examples: ['bitrix24-typing typing send --portal example.bitrix24.com --dialog chat12', 'TYPING_KEY=whsec_… bitrix24-typing typing send --url https://api.example.com --portal example.bitrix24.com --dialog 27 --bot 39'],
+  async run(ctx) {
+    const portal = requireDomain(ctx, 'portal');
+    const rawDialog = stringOption(ctx.values, 'dialog');
+    if (rawDialog === undefined) throw usageError('--dialog is required');
+    let dialogId: string;
+    try {
+      dialogId = validateDialogId(rawDialog);
+    } catch (error) {
+      if (isServiceError(error)) throw usageError(`--dialog: ${error.detail}`);
+      throw error;
+    }
+    const botId = positiveInteger(ctx, 'bot');
+    const url = stringOption(ctx.values, 'url') ?? DEFAULT_URL;
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw usageError(`--url: "${url}" is not an http(s) URL`);
+    const key = await signingKey(ctx);
+    let client;
+    try {
+      client = createTypingClient({ url, key });
+    } catch (error) {
+      throw usageError(`--key: ${(error as Error).message}`);
+    }
+    const fields = { portal, dialogId, botId: botId ?? null, url };
+    try {
+      await ctx.progress(`Sending typing to ${dialogId} on ${portal}`, () => client.sendTyping({ portal, dialogId, botId }, { deadlineMs: DEADLINE_MS }));
+    } catch (error) {
+      if (!isTypingError(error)) throw error;
+      const status = error.status ? ` ${error.status}` : '';
+      throw new CliError(
+        NOT_FOUND_CODES.has(error.code) ? EXIT.notFound : EXIT.failed,
+        error.code,
+        `${error.code}${status}: ${error.detail}${error.requestId ? ` (request ${error.requestId})` : ''}`,
+        fields,
+        {
+          status: error.status,
+          detail: error.detail,
+          retryAfterSeconds: error.retryAfterSeconds ?? null,
+          requestId: error.requestId ?? null,
+          upstreamCode: error.upstreamCode ?? null,
+          attempts: error.attempts,
+        },
+      );
+    }
+    const bot = botId === undefined ? 'the default bot' : `bot ${botId}`;
+    return {
+      json: fields,
+      human: [`${ctx.out.paint('green', '✓')} ${bot} is typing in ${dialogId} on ${portal}`],
+    };
+  },
+};
+
+export const typingGroup: CommandGroup = { name: 'typing', summary: 'POST /typing', commands: [send] };

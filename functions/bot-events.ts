@@ -86,7 +86,9 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
 
 function replayOf(event: BotEvent): Record<string, unknown> {
   const params = (event.data.PARAMS ?? {}) as Record<string, unknown>;
-  const bots = Object.keys((event.data.BOT ?? event.data.COMMAND ?? {}) as Record<string, unknown>).slice(0, 5);
+  // Message and join events key their bots by BOT_ID; commands key theirs by command id, with BOT_ID inside.
+  const entries = Object.entries((event.data.BOT ?? event.data.COMMAND ?? {}) as Record<string, unknown>).slice(0, 5);
+  const bots = entries.map(([key, value]) => String((value as { BOT_ID?: unknown } | null)?.BOT_ID ?? key).slice(0, 20));
   return { event: event.name, portal: event.auth.domain, dialogId: params.DIALOG_ID, messageId: params.MESSAGE_ID, bots, ts: event.ts };
 }
 

@@ -55,6 +55,7 @@ export function createTypingHandler(runtime: Runtime) {
         status: response.statusCode,
         upstreamStatus: known?.upstreamStatus,
         upstreamCode: known?.upstreamCode,
+        attempts: known?.attempts,
         durationMs: Date.now() - started,
       };
       if (response.statusCode >= 500) runtime.logger.error('typing failed', { ...fields, error });

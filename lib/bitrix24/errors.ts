@@ -7,6 +7,8 @@ import { ServiceError } from '../errors/index.js';
  */
 export class Bitrix24Error extends Error {
   override readonly name = 'Bitrix24Error';
+  /** How many HTTP attempts the REST client made before giving up (set by the client). */
+  attempts = 1;
 
   constructor(
     readonly code: string,
@@ -41,7 +43,7 @@ export const TRANSPORT = {
  * are mapped by the method's own module before this generic fallback.
  */
 export function upstreamFailure(error: Bitrix24Error): ServiceError {
-  const options = { upstreamStatus: error.status || undefined, upstreamCode: error.code, cause: error };
+  const options = { upstreamStatus: error.status || undefined, upstreamCode: error.code, attempts: error.attempts, cause: error };
   if (error.isRateLimited) {
     return new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal is rate-limiting calls; retry later.', {
       ...options,

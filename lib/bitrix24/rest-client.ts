@@ -129,6 +129,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
           const { result, status } = await attempt(target, method, params, timeoutMs);
           return { result: result as T, attempts, status };
         } catch (error) {
+          if (error instanceof Bitrix24Error) error.attempts = attempts;
           if (!(error instanceof Bitrix24Error) || attempts >= options.maxAttempts) throw error;
           let waitMs: number;
           if (error.isRateLimited) {

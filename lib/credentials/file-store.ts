@@ -67,5 +67,14 @@ export function createFileStore(path: string): SecretStore {
       const existing = await exclusiveCreate(claimsPath, key, owner);
       return existing === undefined || existing === owner;
     },
+
+    async readClaim(_name, key) {
+      try {
+        return await readFile(join(claimsPath, key.replace(/[^A-Za-z0-9_-]/g, '_')), 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
   };
 }

@@ -127,6 +127,9 @@ export class Credentials {
   async savePortal(portal: PortalCredentials, options: { key?: string; timeoutMs?: number } = {}): Promise<'written' | 'conflict'> {
     const name = this.names.portal(portal.domain);
     const raw = JSON.stringify(portal);
+    // Validate before writing: a malformed secret would break every later request for this portal. Parsing also
+    // registers the new secrets with the log redactor.
+    parsePortalCredentials(raw, name);
     let outcome: 'written' | 'conflict';
     try {
       outcome = await this.store.write(name, raw, { versionKey: options.key, timeoutMs: options.timeoutMs });
@@ -136,10 +139,7 @@ export class Credentials {
       }
       throw error;
     }
-    if (outcome === 'written') {
-      parsePortalCredentials(raw, name); // registers the new secrets with the log redactor
-      this.cache.set(name, raw);
-    }
+    if (outcome === 'written') this.cache.set(name, raw);
     return outcome;
   }
 

@@ -30,6 +30,8 @@ export interface SecretCacheOptions {
 export class SecretCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<string | undefined>>();
+  /** The last failed read of a name with nothing servable cached: repeated at once until the backoff ends. */
+  private readonly failures = new Map<string, { until: number; error: unknown }>();
   private readonly now: () => number;
 
   constructor(
@@ -43,6 +45,8 @@ export class SecretCache {
     const entry = this.entries.get(name);
     if (!fresh && entry && this.now() - entry.fetchedAt < this.options.ttlMs) return entry.value;
     if (!fresh && entry?.retryAt !== undefined && this.now() < entry.retryAt && this.servable(entry)) return entry.value;
+    const failure = this.failures.get(name);
+    if (!fresh && failure && this.now() < failure.until) throw failure.error;
     const pending = this.inflight.get(name);
     if (pending) return pending;
 
@@ -50,6 +54,7 @@ export class SecretCache {
       .read(name)
       .then((value) => {
         this.entries.set(name, { value, fetchedAt: this.now() });
+        this.failures.delete(name);
         return value;
       })
       .catch((error: unknown) => {
@@ -63,6 +68,9 @@ export class SecretCache {
           });
           return entry.value;
         }
+        // Nothing to serve: fail fast for a short while instead of making every request wait for the store,
+        // short enough that recovery is noticed within half a second.
+        this.failures.set(name, { until: this.now() + Math.min(500, this.options.failureBackoffMs ?? 5_000), error });
         throw error;
       })
       .finally(() => this.inflight.delete(name));
@@ -77,5 +85,6 @@ export class SecretCache {
   /** Records a value this container just wrote, so the next read does not go back to the store. */
   set(name: string, value: string): void {
     this.entries.set(name, { value, fetchedAt: this.now() });
+    this.failures.delete(name);
   }
 }

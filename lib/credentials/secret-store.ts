@@ -15,6 +15,8 @@ export interface SecretStore {
    * gets `true`; everyone after gets `false`. Used so one container alone spends a rotating refresh token.
    */
   claim(name: string, key: string, owner: string, options?: { timeoutMs?: number }): Promise<boolean>;
+  /** What the winner of claim `key` wrote as its owner, or `undefined` if nobody has claimed it. */
+  readClaim(name: string, key: string, options?: { timeoutMs?: number }): Promise<string | undefined>;
 }
 
 /** A store failure that is not "no such secret": the caller may serve a cached value instead. */

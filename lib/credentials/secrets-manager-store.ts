@@ -58,7 +58,7 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
         await client.send(
           new PutSecretValueCommand({
             SecretId: name,
-            SecretString: JSON.stringify({ claimedBy: owner }),
+            SecretString: owner,
             ClientRequestToken: key,
             VersionStages: [CLAIM_STAGE],
           }),
@@ -68,6 +68,17 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
       } catch (error) {
         if (error instanceof ResourceExistsException) return false;
         throw new SecretStoreError(`claim failed for ${name}`, { cause: error });
+      }
+    },
+
+    async readClaim(name, key, { timeoutMs } = {}) {
+      try {
+        // A ClientRequestToken becomes the VersionId of the version it created.
+        const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionId: key }), { abortSignal: signal(timeoutMs) });
+        return out.SecretString;
+      } catch (error) {
+        if (error instanceof ResourceNotFoundException) return undefined;
+        throw new SecretStoreError(`reading claim failed for ${name}`, { cause: error });
       }
     },
   };

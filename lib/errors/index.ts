@@ -1,6 +1,6 @@
 /**
  * The one family of errors this service answers with. Every refusal and every upstream failure becomes a
- * ServiceError; `lib/http/problem.ts` renders it, and the status for each code is decided here and nowhere else.
+ * ServiceError; `lib/http/response.ts` renders it, and the status for each code is decided here and nowhere else.
  */
 export const ERROR_CATALOGUE = {
   SIGNATURE_INVALID: { status: 401, title: 'Signature invalid' },
@@ -34,6 +34,8 @@ export interface ServiceErrorOptions {
   upstreamStatus?: number;
   /** The portal's own error code (e.g. `APP_ID_ERROR`), for logs and the problem body. */
   upstreamCode?: string;
+  /** Portal attempts made before this failure, for logs. */
+  attempts?: number;
   cause?: unknown;
 }
 
@@ -45,6 +47,7 @@ export class ServiceError extends Error {
   readonly retryAfterSeconds: number | undefined;
   readonly upstreamStatus: number | undefined;
   readonly upstreamCode: string | undefined;
+  readonly attempts: number | undefined;
 
   constructor(code: ErrorCode, detail: string, options: ServiceErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -54,6 +57,7 @@ export class ServiceError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.upstreamStatus = options.upstreamStatus;
     this.upstreamCode = options.upstreamCode;
+    this.attempts = options.attempts;
   }
 
   get detail(): string {

@@ -19,8 +19,8 @@ export interface TypingResult {
 const DELIVERY_MEMORY_SECONDS = 600;
 
 /**
- * Shows typing for each bot a message, command or join event was delivered to. Failures are logged with
- * everything needed to replay the call by hand and never thrown: Bitrix24 does not retry a delivery, so an
+ * Shows typing for each bot a message, command or join event was delivered to, once per delivery (a failed
+ * attempt does not count). Failures are logged with everything needed to replay the call by hand and never thrown: Bitrix24 does not retry a delivery, so an
  * error answer would only get our handler deprioritised.
  */
 export async function showTypingForEvent(
@@ -56,6 +56,8 @@ async function typingFor(
     const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline);
     return { botId, dialogId, outcome: 'OK', upstreamStatus: out.upstreamStatus };
   } catch (error) {
+    // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).
+    deps.deliveries.release(target.deliveryKey);
     const known = error instanceof ServiceError ? error : undefined;
     deps.logger.warn('typing for event failed', {
       replay: { portal: portal.domain, botId, dialogId, method: 'imbot.chat.sendTyping' },

@@ -58,7 +58,7 @@ export async function sendTyping(client: PortalClient, input: SendTypingInput, d
     return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed };
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
-    const options = { upstreamStatus: error.status, upstreamCode: error.code, cause: error };
+    const options = { upstreamStatus: error.status, upstreamCode: error.code, attempts: error.attempts, cause: error };
     switch (error.code) {
       case 'BOT_ID_ERROR':
         throw new ServiceError('BOT_ID_ERROR', `The portal has no bot ${botId ?? '(default)'} for these credentials.`, options);

@@ -1,43 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SecretCache } from '../../../lib/credentials/secret-cache.js';
-import { SecretStoreError, type SecretStore } from '../../../lib/credentials/secret-store.js';
+import { SecretStoreError } from '../../../lib/credentials/secret-store.js';
+import { MemoryStore } from '../../support/memory-store.js';
 import { createLogger } from '../../../lib/logging/index.js';
-
-/** An in-memory SecretStore that counts reads and can be told to fail or to hold a read open. */
-class MemoryStore implements SecretStore {
-  readonly values = new Map<string, string>();
-  reads = 0;
-  failing = false;
-  private gate: Promise<void> | undefined;
-  private openGate: (() => void) | undefined;
-
-  hold(): void {
-    this.gate = new Promise((resolve) => {
-      this.openGate = resolve;
-    });
-  }
-
-  release(): void {
-    this.openGate?.();
-    this.gate = undefined;
-  }
-
-  async read(name: string): Promise<string | undefined> {
-    this.reads++;
-    if (this.gate) await this.gate;
-    if (this.failing) throw new SecretStoreError(`store unavailable reading ${name}`);
-    return this.values.get(name);
-  }
-
-  async write(name: string, value: string): Promise<'written' | 'conflict'> {
-    this.values.set(name, value);
-    return 'written';
-  }
-
-  async claim(): Promise<boolean> {
-    return true;
-  }
-}
 
 function setup(options: { ttlMs?: number; staleMs?: number } = {}) {
   let now = 1_700_000_000_000;
@@ -310,6 +275,7 @@ describe('SecretCache while the store keeps failing', () => {
       },
       write: async () => 'written' as const,
       claim: async () => true,
+      readClaim: async () => undefined,
     };
     const cache = new SecretCache(store, { ttlMs: 1_000, staleMs: 60_000, failureBackoffMs: 5_000, logger: createLogger({ sink: () => undefined }), now: () => now });
     await cache.get('s');

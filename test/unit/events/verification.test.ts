@@ -1,32 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Credentials, type PortalCredentials } from '../../../lib/credentials/index.js';
-import type { SecretStore } from '../../../lib/credentials/secret-store.js';
+import { MemoryStore } from '../../support/memory-store.js';
 import { ServiceError } from '../../../lib/errors/index.js';
 import type { BotEvent, EventAuth } from '../../../lib/events/bot-event.js';
 import { secretsEqual, verifyEventOrigin } from '../../../lib/events/verification.js';
 import { createLogger } from '../../../lib/logging/index.js';
 
 const PREFIX = 'unit/test';
-
-/** An in-memory SecretStore that records every name it is asked for. */
-class MemoryStore implements SecretStore {
-  readonly values = new Map<string, string>();
-  readonly reads: string[] = [];
-
-  async read(name: string): Promise<string | undefined> {
-    this.reads.push(name);
-    return this.values.get(name);
-  }
-
-  async write(name: string, value: string): Promise<'written' | 'conflict'> {
-    this.values.set(name, value);
-    return 'written';
-  }
-
-  async claim(): Promise<boolean> {
-    return true;
-  }
-}
 
 const WEBHOOK_CLIENT_ID = 'f3b9c1d2e4a5968778695a4b3c2d1e0f';
 const APPLICATION_TOKEN = '831c76b092f9f135d9b6b36c3a720757';
@@ -180,6 +160,6 @@ describe('verifyEventOrigin', () => {
     }
 
     // Assess
-    expect(store.reads).toEqual([]);
+    expect(store.names).toEqual([]);
   });
 });

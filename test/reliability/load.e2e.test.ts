@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../lib/signing/standard-webhooks.js';
+import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { encodeForm, messageEvent, type EventPortal } from '../support/bot-events.js';
+import { webhookBotOn } from '../support/fixtures.js';
+import { startOffline, type OfflineService } from '../support/offline.js';
+import { countBy, percentile, recordScenario } from '../support/report.js';
+import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
+
+/**
+ * Load through serverless-offline, loopback only, bounded in count: 1,000 signed `/typing` requests and 1,000
+ * bot events, 50 in flight at a time. The portal's rate limit is lifted here (this measures the service, not a
+ * portal's budget: see BENCHMARKS.md for that). Figures are recorded, never asserted as times.
+ */
+const FILE = 'test/reliability/load.e2e.test.ts';
+const REQUESTS = 1_000;
+const CONCURRENCY = 50;
+let portal: FakePortal;
+let service: OfflineService;
+let key: string;
+let sender: EventPortal;
+
+beforeAll(async () => {
+  portal = await startPortal({ domain: 'load.bitrix24.test', burst: 1_000_000, drainPerSecond: 1_000_000 });
+  const prefix = uniquePrefix();
+  [key] = (await seedTypingKeys(prefix)) as [string];
+  const bot = webhookBotOn(portal, 39);
+  await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
+  sender = { domain: portal.domain, memberId: portal.memberId, clientEndpoint: 'https://x.example/rest/', applicationToken: bot.clientId };
+  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, LOG_LEVEL: 'warn' });
+});
+afterAll(async () => {
+  await service?.stop();
+  await portal?.close();
+});
+
+async function run(send: (i: number) => Promise<Response>) {
+  const statuses: number[] = [];
+  const latencies: number[] = [];
+  const problems: string[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const t0 = performance.now();
+        const response = await send(i);
+        const text = await response.text();
+        latencies.push(performance.now() - t0);
+        statuses.push(response.status);
+        if (response.status !== 200) problems.push(text.slice(0, 200));
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { statuses: countBy(statuses), p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: Math.round(REQUESTS / seconds), problems };
+}
+
+describe('load through serverless-offline', () => {
+  it('1,000 signed /typing requests at concurrency 50: all 200, one portal call each', async () => {
+    const before = portal.typingCalls().length;
+    const result = await run((i) => {
+      const body = JSON.stringify({ portal: portal.domain, dialogId: `chat${i + 1}` });
+      return fetch(`${service.url}/typing`, { method: 'POST', headers: { 'content-type': 'application/json', ...signRequest({ body, key }) }, body });
+    });
+    const calls = portal.typingCalls().length - before;
+    recordScenario({
+      id: 'load/typing',
+      section: 'Load',
+      scenario: `POST /typing ×${REQUESTS}, concurrency ${CONCURRENCY}`,
+      sent: 'signed requests, each for its own dialog, through serverless-offline',
+      got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
+      figures: { requests: REQUESTS, portalCalls: calls, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length },
+      command: `npm test -- ${FILE} -t "typing"`,
+      ok: result.problems.length === 0 && calls === REQUESTS,
+    });
+    expect(result.problems).toEqual([]);
+    expect(calls).toBe(REQUESTS);
+  }, 180_000);
+
+  it('1,000 bot events at concurrency 50: all 200, one typing call each', async () => {
+    const before = portal.typingCalls().length;
+    const result = await run((i) =>
+      fetch(`${service.url}/bitrix/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: encodeForm(messageEvent(sender, { botId: 39 }, { dialogId: String(i + 1), messageId: String(500_000 + i) })),
+      }),
+    );
+    const calls = portal.typingCalls().length - before;
+    recordScenario({
+      id: 'load/events',
+      section: 'Load',
+      scenario: `POST /bitrix/events ×${REQUESTS}, concurrency ${CONCURRENCY}`,
+      sent: 'ONIMBOTMESSAGEADD for a webhook bot, each with its own MESSAGE_ID',
+      got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
+      figures: { requests: REQUESTS, portalCalls: calls, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length },
+      command: `npm test -- ${FILE} -t "events"`,
+      ok: result.problems.length === 0 && calls === REQUESTS,
+    });
+    expect(result.problems).toEqual([]);
+    expect(calls).toBe(REQUESTS);
+  }, 180_000);
+});

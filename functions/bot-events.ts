@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { Deadline } from '../lib/deadline/index.js';
+import { Deadline, withinDeadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
 import { INSTALL_EVENTS, TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
 import { parseFormBody } from '../lib/events/form-body.js';
@@ -59,9 +59,14 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
       Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain });
 
       const installing = INSTALL_EVENTS.has(botEvent.name) && config.installsEnabled;
-      const portal = installing
-        ? await acceptInstall(botEvent, { credentials, logger, policy: installPolicy, deadline })
-        : await verifyEventOrigin(credentials, botEvent);
+      // Verification reads secrets (and, for installs, calls the OAuth server): it gets the same answer budget,
+      // so a slow Secrets Manager turns into a prompt 503 rather than a handler that outlives the portal's patience.
+      const verified = botEvent;
+      const portal = await withinDeadline(
+        installing ? acceptInstall(verified, { credentials, logger, policy: installPolicy, deadline }) : verifyEventOrigin(credentials, verified),
+        deadline,
+        () => new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', { retryAfterSeconds: 1 }),
+      );
 
       const [typing, forwarded] = await Promise.all([
         TYPING_EVENTS.has(botEvent.name)

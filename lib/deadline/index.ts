@@ -36,3 +36,15 @@ export class Deadline {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Settles with `work`, or rejects with `onExpire()` when the deadline passes first. The work itself goes on
+ * (a secret read still fills the cache for the next request); only the wait for it is bounded.
+ */
+export function withinDeadline<T>(work: Promise<T>, deadline: Deadline, onExpire: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onExpire()), deadline.remainingMs());
+  });
+  return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
+}

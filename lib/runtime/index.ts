@@ -42,5 +42,12 @@ export function createRuntime(
       refreshTokens: typeof options.refreshTokens === 'function' ? options.refreshTokens(config) : options.refreshTokens ?? true,
     });
   const replayGuard = overrides.replayGuard ?? new ReplayGuard({ maxEntries: 100_000 });
+  // One line per container: tells cold starts apart in the logs and shows the settings in force (no secrets).
+  logger.info('container started', {
+    credentialsSource: config.credentialsSource.kind,
+    secretsPrefix: config.secretsPrefix,
+    installsEnabled: config.installsEnabled,
+    forwarding: config.eventBusName !== undefined,
+  });
   return { config, logger, credentials, portals, replayGuard };
 }

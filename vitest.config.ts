@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // `npm run load` runs the load suite alone (it needs both cores to itself); `npm test` runs everything else.
+    include: process.env.VITEST_LOAD ? ['test/load/**/*.load.ts'] : ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
     setupFiles: ['test/setup/aws-env.ts'],
     pool: 'forks',

@@ -70,7 +70,7 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
 
       const [typing, forwarded] = await Promise.all([
         TYPING_EVENTS.has(botEvent.name)
-          ? showTypingForEvent(botEvent, portal, { portals, deliveries, logger, deadline })
+          ? showTypingForEvent(botEvent, portal, { portals, deliveries, logger, deadline, typing: runtime.typing })
           : Promise.resolve<TypingResult[]>([]),
         forward(botEvent, deadline),
       ]);

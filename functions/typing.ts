@@ -10,7 +10,7 @@ import { parseTypingRequest } from '../lib/typing/typing-request.js';
 
 /** `POST /typing`: a signed request from an internal service makes the bot show "typing..." in a dialog. */
 export function createTypingHandler(runtime: Runtime) {
-  const { config, credentials, portals, replayGuard } = runtime;
+  const { config, credentials, portals, replayGuard, typing } = runtime;
 
   return async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> {
     const started = Date.now();
@@ -39,8 +39,14 @@ export function createTypingHandler(runtime: Runtime) {
       const portal = await credentials.portal(request.portal);
       if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);
 
-      const outcome = await sendTyping(portals, { portal, dialogId: request.dialogId, botId: request.botId }, Deadline.fromLambda(context));
-      Object.assign(log, { botId: outcome.botId, upstreamStatus: outcome.upstreamStatus, attempts: outcome.attempts, refreshed: outcome.refreshed });
+      const outcome = await sendTyping(portals, { portal, dialogId: request.dialogId, botId: request.botId }, Deadline.fromLambda(context), typing);
+      Object.assign(log, {
+        botId: outcome.botId,
+        upstreamStatus: outcome.coalesced ? undefined : outcome.upstreamStatus,
+        attempts: outcome.attempts,
+        refreshed: outcome.refreshed,
+        coalesced: outcome.coalesced,
+      });
       reservedId = undefined;
       runtime.logger.info('typing sent', { ...log, outcome: 'OK', status: 200, durationMs: Date.now() - started });
       return json(200, { ok: true });

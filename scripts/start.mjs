@@ -40,7 +40,7 @@ if (sandbox) {
     `  credentials           ${credentialsPath}${created ? ' (just created, with a fresh signing key)' : ''}`,
     '',
     'Next, in a second terminal:',
-    `  npx bitrix24-typing typing send --portal ${SANDBOX_DOMAIN} --dialog chat1`,
+    `  npx bitrix24-typing typing send --portal ${SANDBOX_DOMAIN} --dialog chat1${port === 3000 ? '' : ` --url http://localhost:${port}`}`,
     `  npx bitrix24-typing events send bin/fixtures/message-webhook-bot.txt --url http://localhost:${port} --domain ${SANDBOX_DOMAIN}`,
     '',
     'Real AWS and portals: set CREDENTIALS_SOURCE=secrets-manager (see README, "Configuration").',

@@ -15,6 +15,7 @@ export const DEFAULTS = {
   typingMaxBodyBytes: 16 * 1024,
   eventsMaxBodyBytes: 128 * 1024,
   eventsAnswerBudgetMs: 1_500,
+  typingCoalesceMs: 10_000,
   oauthServer: 'https://oauth.bitrix.info',
   installsEnabled: false,
   logLevel: 'info',
@@ -36,6 +37,7 @@ export interface Config {
   typingMaxBodyBytes: number;
   eventsMaxBodyBytes: number;
   eventsAnswerBudgetMs: number;
+  typingCoalesceMs: number;
   oauthServer: string;
   installsEnabled: boolean;
   installAllowedDomains: string[];
@@ -120,6 +122,8 @@ export function loadConfig(env: Env = process.env): Config {
     typingMaxBodyBytes: DEFAULTS.typingMaxBodyBytes,
     eventsMaxBodyBytes: DEFAULTS.eventsMaxBodyBytes,
     eventsAnswerBudgetMs: integer(env, 'EVENTS_ANSWER_BUDGET_MS', DEFAULTS.eventsAnswerBudgetMs, 200, 10_000),
+    // Well under the ~35 s the web client shows the indicator, so it never lapses for a caller who keeps asking.
+    typingCoalesceMs: integer(env, 'TYPING_COALESCE_MS', DEFAULTS.typingCoalesceMs, 0, 25_000),
     oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer),
     installsEnabled: flag(env, 'INSTALLS_ENABLED', DEFAULTS.installsEnabled),
     installAllowedDomains: (env.INSTALL_ALLOWED_DOMAINS ?? '')

@@ -2,7 +2,8 @@ import type { PortalClient } from '../bitrix24/portal-client.js';
 import type { PortalCredentials } from '../credentials/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
-import { sendTyping, validateDialogId } from '../imbot/send-typing.js';
+import { sendTyping, validateDialogId, type SendTypingOutcome } from '../imbot/send-typing.js';
+import type { TypingCoalescer } from '../imbot/typing-coalescer.js';
 import type { Logger } from '../logging/index.js';
 import type { ReplayGuard } from '../signing/replay-guard.js';
 import type { BotEvent, TypingTarget } from './bot-event.js';
@@ -11,8 +12,16 @@ import { typingTargets } from './bot-event.js';
 export interface TypingResult {
   botId: number;
   dialogId: string;
-  outcome: 'OK' | 'DUPLICATE' | string;
+  outcome: 'OK' | 'COALESCED' | 'DUPLICATE' | string;
   upstreamStatus?: number;
+}
+
+interface EventDeps {
+  portals: PortalClient;
+  deliveries: ReplayGuard;
+  logger: Logger;
+  deadline: Deadline;
+  typing?: TypingCoalescer<SendTypingOutcome>;
 }
 
 // A duplicate delivery is recognised for this long; Bitrix24 itself never redelivers.
@@ -26,7 +35,7 @@ const DELIVERY_MEMORY_SECONDS = 600;
 export async function showTypingForEvent(
   event: BotEvent,
   portal: PortalCredentials,
-  deps: { portals: PortalClient; deliveries: ReplayGuard; logger: Logger; deadline: Deadline },
+  deps: EventDeps,
 ): Promise<TypingResult[]> {
   const targets = typingTargets(event);
   return Promise.all(targets.map((target) => typingFor(target, event, portal, deps)));
@@ -36,7 +45,7 @@ async function typingFor(
   target: TypingTarget,
   event: BotEvent,
   portal: PortalCredentials,
-  deps: { portals: PortalClient; deliveries: ReplayGuard; logger: Logger; deadline: Deadline },
+  deps: EventDeps,
 ): Promise<TypingResult> {
   const { botId } = target;
   let dialogId: string;
@@ -53,8 +62,8 @@ async function typingFor(
     // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
     // token goes to the stored client_endpoint only.
     const accessToken = portal.oauth ? target.accessToken : undefined;
-    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline);
-    return { botId, dialogId, outcome: 'OK', upstreamStatus: out.upstreamStatus };
+    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, deps.typing);
+    return { botId, dialogId, outcome: out.coalesced ? 'COALESCED' : 'OK', upstreamStatus: out.coalesced ? undefined : out.upstreamStatus };
   } catch (error) {
     // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).
     deps.deliveries.release(target.deliveryKey);

@@ -3,6 +3,7 @@ import type { PortalClient } from '../bitrix24/portal-client.js';
 import type { PortalCredentials } from '../credentials/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
+import { TypingCoalescer } from './typing-coalescer.js';
 
 // imbot.chat.sendTyping takes a user id ("27") for a personal chat or "chat<N>" for a group chat.
 const DIALOG_ID = /^(?:chat)?[1-9]\d{0,17}$/;
@@ -37,25 +38,39 @@ export interface SendTypingInput {
 
 export interface SendTypingOutcome {
   botId: number | undefined;
+  /** Portal attempts made for this request: 0 when it was coalesced into a recent call. */
   attempts: number;
   upstreamStatus: number;
   refreshed: boolean;
+  coalesced: boolean;
 }
 
 /**
  * Shows "Chat-bot is typing a message..." in a dialog. The portal answers `true` even when the bot is not in
  * the chat, so success means "the portal accepted the call", not "a user saw it".
  */
-export async function sendTyping(client: PortalClient, input: SendTypingInput, deadline: Deadline): Promise<SendTypingOutcome> {
+export async function sendTyping(
+  client: PortalClient,
+  input: SendTypingInput,
+  deadline: Deadline,
+  coalescer?: TypingCoalescer<SendTypingOutcome>,
+): Promise<SendTypingOutcome> {
   // Without BOT_ID the portal picks the calling application's first bot: fine when there is only one.
   const botId = input.botId ?? input.portal.botId;
+  if (!coalescer) return callPortal(client, input, botId, deadline);
+  const key = TypingCoalescer.key(input.portal.domain, botId, input.dialogId);
+  const out = await coalescer.run(key, () => callPortal(client, input, botId, deadline));
+  return out.coalesced ? { ...out.value, attempts: 0, coalesced: true } : out.value;
+}
+
+async function callPortal(client: PortalClient, input: SendTypingInput, botId: number | undefined, deadline: Deadline): Promise<SendTypingOutcome> {
   const params: Record<string, unknown> = { DIALOG_ID: input.dialogId };
   if (botId !== undefined) params.BOT_ID = botId;
   // Through an inbound webhook the imbot methods need the CLIENT_ID the bot was registered with.
   if (input.portal.webhook?.clientId) params.CLIENT_ID = input.portal.webhook.clientId;
   try {
     const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, { accessToken: input.accessToken });
-    return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed };
+    return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed, coalesced: false };
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
     const options = { upstreamStatus: error.status, upstreamCode: error.code, attempts: error.attempts, cause: error };

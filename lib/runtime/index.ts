@@ -3,6 +3,8 @@ import { createRestClient } from '../bitrix24/rest-client.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { Credentials } from '../credentials/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
+import type { SendTypingOutcome } from '../imbot/send-typing.js';
+import { TypingCoalescer } from '../imbot/typing-coalescer.js';
 import { ReplayGuard } from '../signing/replay-guard.js';
 
 /**
@@ -16,6 +18,7 @@ export interface Runtime {
   credentials: Credentials;
   portals: PortalClient;
   replayGuard: ReplayGuard;
+  typing: TypingCoalescer<SendTypingOutcome>;
 }
 
 export interface RuntimeOptions {
@@ -49,5 +52,6 @@ export function createRuntime(
     installsEnabled: config.installsEnabled,
     forwarding: config.eventBusName !== undefined,
   });
-  return { config, logger, credentials, portals, replayGuard };
+  const typing = overrides.typing ?? new TypingCoalescer<SendTypingOutcome>({ windowMs: config.typingCoalesceMs });
+  return { config, logger, credentials, portals, replayGuard, typing };
 }

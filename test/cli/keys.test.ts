@@ -166,7 +166,7 @@ describe('keys rotate', () => {
 
   it('takes the source and prefix from CREDENTIALS_SOURCE and SECRETS_PREFIX', async () => {
     // Act
-    const result = await cli(['keys', 'rotate', '--json'], { env: { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix } });
+    const result = await cli(['keys', 'rotate', '--json'], { env: { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix } });
 
     // Assess
     expect(result.code).toBe(0);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   [key] = (await seedTypingKeys(prefix, [generateSigningKey(), generateSigningKey()])) as [string];
   await putSecret(`${prefix}/portals/${portal.domain}`, webhookBotOn(portal, 39).secret);
   sm = ['--source', 'secrets-manager', '--prefix', prefix];
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix });
+  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix });
 });
 afterAll(async () => {
   await service?.stop();

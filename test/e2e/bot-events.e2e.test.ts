@@ -29,7 +29,7 @@ beforeAll(async () => {
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauth.secret);
   await putSecret(`${prefix}/app`, app);
   service = await startOffline({
-    CREDENTIALS_SOURCE: 'secrets-manager',
+    CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',

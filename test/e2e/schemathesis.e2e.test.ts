@@ -7,6 +7,7 @@ import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
 import { webhookBotOn } from '../support/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
+import { recordScenario } from '../support/report.js';
 import { startSigningProxy } from '../support/signing-proxy.js';
 
 // Schemathesis drives both routes from api/openapi.yaml against the running service (serverless-offline),
@@ -73,6 +74,17 @@ describe('schemathesis against the running service', () => {
       { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' },
     );
     const output = run.output;
+    const cases = /(\d+) generated/.exec(output)?.[1];
+    recordScenario({
+      id: 'hostile/schemathesis',
+      section: 'Hostile input',
+      scenario: 'schemathesis (examples, coverage, fuzzing phases) from api/openapi.yaml against the running service',
+      sent: `${cases ?? '?'} generated requests over both routes, /typing signed by a loopback proxy`,
+      got: /=+ (.*) in [\d.]+s =+/.exec(output)?.[1] ?? `exit ${run.status}`,
+      figures: { generatedCases: Number(cases ?? NaN), exitCode: run.status ?? -1, sandboxTypingCalls: portal.typingCalls().length },
+      command: 'npm test -- test/e2e/schemathesis.e2e.test.ts',
+      ok: run.status === 0,
+    });
     expect(output, output.slice(-6000)).toMatch(/passed/);
     expect(run.status, output.slice(-6000)).toBe(0);
     // The sandbox portal saw real typing calls: the run got past signatures and validation.

@@ -23,7 +23,7 @@ beforeAll(async () => {
   oauthBot = oauthBotOn(oauthPortal, 41);
   await putSecret(`${prefix}/portals/${portal.domain}`, webhookBot.secret);
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauthBot.secret);
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, LOG_LEVEL: 'debug' });
+  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, LOG_LEVEL: 'debug' });
 });
 afterAll(async () => {
   await service?.stop();

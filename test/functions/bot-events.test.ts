@@ -51,7 +51,7 @@ beforeEach(() => {
 function eventsHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
   const runtime = createRuntime(
-    { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
     { logger: capture.logger },
     { refreshTokens: false },
   );

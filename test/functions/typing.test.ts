@@ -31,7 +31,7 @@ beforeEach(() => {
 function typingHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
   const runtime = createRuntime(
-    { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
     { logger: capture.logger },
   );
   return { handler: createTypingHandler(runtime), ...capture };
@@ -53,7 +53,7 @@ describe('POST /typing', () => {
     expect(response.json).toEqual({ ok: true });
     expect(portal.typingCalls()).toHaveLength(1);
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: clientId });
-    const [line] = records();
+    const line = records().find((r) => r.message === 'typing sent');
     expect(line).toMatchObject({ portal: portal.domain, dialogId: 'chat12', outcome: 'OK', status: 200, upstreamStatus: 200 });
     expect(typeof line?.durationMs).toBe('number');
   });
@@ -177,6 +177,19 @@ describe('POST /typing', () => {
     const slow = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key));
     expect([denied.statusCode, denied.json.code]).toEqual([502, 'UPSTREAM_ERROR']);
     expect([slow.statusCode, slow.json.code]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+  });
+
+  it('coalesces repeated requests for one dialog inside the window into one portal call, all answered 200', async () => {
+    // Prepare: the default window (10 s)
+    const { handler, records } = typingHandler({ TYPING_COALESCE_MS: '10000' });
+    // Act
+    const answers = [];
+    for (let i = 0; i < 5; i += 1) answers.push(await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat77' }, key)));
+    await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat78' }, key));
+    // Assess
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(portal.typingCalls().map((c) => c.params.DIALOG_ID)).toEqual(['chat77', 'chat78']);
+    expect(records().filter((r) => r.coalesced === true)).toHaveLength(4);
   });
 
   it('refreshes an expired OAuth token once, stores the new pair and answers 200', async () => {

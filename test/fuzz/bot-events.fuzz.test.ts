@@ -10,6 +10,7 @@ import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
 import { encodeForm, messageEvent } from '../support/bot-events.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { captureLogger } from '../support/logs.js';
+import { recordScenario } from '../support/report.js';
 import { uniquePrefix } from '../support/secrets.js';
 
 /**
@@ -34,7 +35,7 @@ beforeAll(async () => {
   const prefix = uniquePrefix();
   const runtime = (env: Record<string, string>) =>
     createRuntime(
-      { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+      { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
       { logger: captureLogger().logger },
       { refreshTokens: env.INSTALLS_ENABLED === 'true' },
     );
@@ -293,6 +294,17 @@ describe('POST /bitrix/events under fuzzing (no portal known)', () => {
   });
 
   it('made no call at all to the loopback portal or its OAuth endpoint', () => {
+    const deliveries = [...seen.values()].reduce((a, b) => a + b, 0);
+    recordScenario({
+      id: 'hostile/fuzz-bot-events',
+      section: 'Hostile input',
+      scenario: 'POST /bitrix/events under property-based fuzzing (fast-check), handler level',
+      sent: 'arbitrary strings, PHP-style key structures (deep, huge, repeated, odd encodings, unicode), random base64 flags and content types; installs on and off',
+      got: Object.entries(Object.fromEntries(seen)).map(([status, n]) => `${n}× ${status}`).join(', '),
+      figures: { deliveries, fiveHundreds: [...seen.keys()].filter((s) => s >= 500).length, portalCalls: portal.calls.length, oauthCalls: portal.refreshCalls.length },
+      command: 'npm test -- test/fuzz/bot-events.fuzz.test.ts',
+      ok: portal.calls.length === 0 && portal.refreshCalls.length === 0 && [...seen.keys()].every((s) => REFUSALS.includes(s)),
+    });
     expect(portal.calls).toEqual([]);
     expect(portal.refreshCalls).toEqual([]);
   });

@@ -10,6 +10,7 @@ import { parseTypingRequest } from '../../lib/typing/typing-request.js';
 import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
 import { httpEvent, lambdaContext } from '../support/lambda.js';
 import { captureLogger } from '../support/logs.js';
+import { recordScenario } from '../support/report.js';
 import { seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 
 /**
@@ -127,7 +128,7 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
     const prefix = uniquePrefix();
     [key] = (await seedTypingKeys(prefix)) as [string];
     const runtime = createRuntime(
-      { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000' },
+      { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000' },
       { logger: captureLogger().logger },
     );
     handler = createTypingHandler(runtime);
@@ -166,6 +167,16 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
   it('reached validation refusals, the unknown-portal answer and the size limit', () => {
     console.info('answers under fuzzing', Object.fromEntries(seen));
     const statuses = new Set([...seen.keys()].map((k) => Number(k.split(' ')[0])));
+    recordScenario({
+      id: 'hostile/fuzz-typing',
+      section: 'Hostile input',
+      scenario: 'POST /typing under property-based fuzzing (fast-check), correctly signed, handler level',
+      sent: 'arbitrary JSON values and bytes (UTF-16, near the 16 KiB limit), signed with a live key; no portal stored',
+      got: [...seen.entries()].map(([answer, n]) => `${n}× ${answer}`).join(', '),
+      figures: { requests: [...seen.values()].reduce((a, b) => a + b, 0), fiveHundreds: [...statuses].filter((s) => s >= 500).length, portalCalls: portal.calls.length },
+      command: 'npm test -- test/fuzz/typing-request.fuzz.test.ts',
+      ok: portal.calls.length === 0 && [...statuses].every((s) => s >= 400 && s < 500),
+    });
     expect([...statuses].sort()).toEqual([400, 404, 413]);
     expect(portal.calls).toEqual([]);
   });

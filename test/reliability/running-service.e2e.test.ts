@@ -45,7 +45,7 @@ beforeAll(async () => {
     secrets.add(value);
   }
   service = await startOffline({
-    CREDENTIALS_SOURCE: 'secrets-manager',
+    CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',

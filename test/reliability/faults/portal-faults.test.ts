@@ -35,7 +35,7 @@ async function scenario(env: Record<string, string> = {}) {
   await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
   const capture = captureLogger();
   const runtime = createRuntime(
-    { CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: String(TIMEOUT_MS), ...env },
+    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: String(TIMEOUT_MS), ...env },
     { logger: capture.logger },
   );
   const handler = createTypingHandler(runtime);

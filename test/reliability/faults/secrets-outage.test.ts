@@ -62,7 +62,7 @@ beforeEach(() => {
 });
 
 const env = () => ({
-  CREDENTIALS_SOURCE: 'secrets-manager',
+  CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
   SECRETS_PREFIX: prefix,
   SECRETS_CACHE_TTL_SECONDS: String(TTL_MS / 1000),
   SECRETS_STALE_SECONDS: String(STALE_MS / 1000),

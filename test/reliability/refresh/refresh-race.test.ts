@@ -100,7 +100,7 @@ function containerEnv(scene: Scene, remainingMs: number): NodeJS.ProcessEnv {
     ...pass('AWS_ACCESS_KEY_ID'),
     ...pass('AWS_SECRET_ACCESS_KEY'),
     ...pass('AWS_SESSION_TOKEN'),
-    CREDENTIALS_SOURCE: 'secrets-manager',
+    CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: scene.prefix,
     STAGE: 'test',
     LOG_LEVEL: 'info',

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       typingMaxBodyBytes: 16 * 1024,
       eventsMaxBodyBytes: DEFAULTS.eventsMaxBodyBytes,
       eventsAnswerBudgetMs: DEFAULTS.eventsAnswerBudgetMs,
+      typingCoalesceMs: DEFAULTS.typingCoalesceMs,
       oauthServer: 'https://oauth.bitrix.info',
       installsEnabled: false,
       installAllowedDomains: [],

@@ -16,7 +16,6 @@ import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
  * cold container. So each run first fires one round of 50 at once (50 cold starts, reported separately), then
  * measures 1,000 requests on those warm containers.
  */
-const FILE = 'test/reliability/load.e2e.test.ts';
 const REQUESTS = 1_000;
 const CONCURRENCY = 50;
 let portal: FakePortal;
@@ -31,7 +30,7 @@ beforeAll(async () => {
   const bot = webhookBotOn(portal, 39);
   await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
   sender = { domain: portal.domain, memberId: portal.memberId, clientEndpoint: 'https://x.example/rest/', applicationToken: bot.clientId };
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', SECRETS_PREFIX: prefix, LOG_LEVEL: 'info' });
+  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, LOG_LEVEL: 'info' });
 });
 afterAll(async () => {
   await service?.stop();
@@ -83,7 +82,7 @@ describe('load through serverless-offline', () => {
       sent: 'signed requests, each for its own dialog, through serverless-offline',
       got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
       figures: { requests: REQUESTS, portalCalls: calls, coldStartsDuringRun: coldStarts, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length, coldRoundP50Ms: cold.p50, coldRoundP99Ms: cold.p99 },
-      command: `npm test -- ${FILE} -t "typing"`,
+      command: 'npm run load -- -t typing',
       ok: result.problems.length === 0 && calls === REQUESTS,
     });
     expect(result.problems).toEqual([]);
@@ -113,7 +112,7 @@ describe('load through serverless-offline', () => {
       sent: 'ONIMBOTMESSAGEADD for a webhook bot, each with its own MESSAGE_ID',
       got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
       figures: { requests: REQUESTS, portalCalls: calls, loggedForReplay, coldStartsDuringRun: coldStarts, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length + (REQUESTS - calls - loggedForReplay), coldRoundP50Ms: cold.p50, coldRoundP99Ms: cold.p99 },
-      command: `npm test -- ${FILE} -t "events"`,
+      command: 'npm run load -- -t events',
       ok: result.problems.length === 0 && calls + loggedForReplay >= REQUESTS,
     });
     expect(result.problems).toEqual([]);

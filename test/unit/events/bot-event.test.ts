@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../../lib/errors/index.js';
 import { toBotEvent, typingTargets, type BotEvent } from '../../../lib/events/bot-event.js';
 import { parseFormBody } from '../../../lib/events/form-body.js';
 import {
@@ -13,6 +12,7 @@ import {
   type EventFields,
   type EventPortal,
 } from '../../support/bot-events.js';
+import { refusal } from '../../support/refusal.js';
 
 const portal: EventPortal = {
   domain: 'some-domain.bitrix24.com',
@@ -25,15 +25,6 @@ const portal: EventPortal = {
 const eventOf = (fields: EventFields): BotEvent => toBotEvent(parseFormBody(Buffer.from(encodeForm(fields))));
 const eventFrom = (text: string): BotEvent => toBotEvent(parseFormBody(Buffer.from(text)));
 
-function refusal(act: () => unknown): ServiceError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a refusal, but the call succeeded');
-}
 
 describe('toBotEvent', () => {
   it('reads the name, handler id, ts, auth block and data of a message event', () => {

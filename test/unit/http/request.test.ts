@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../../lib/errors/index.js';
 import { headersOf, rawBody, requireMediaType } from '../../../lib/http/request.js';
+import { refusal } from '../../support/refusal.js';
 
-function refusal(act: () => unknown): ServiceError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a refusal');
-}
 
 const LIMIT = 16 * 1024;
 

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../../lib/errors/index.js';
 import { validateBotId, validateDialogId } from '../../../lib/imbot/send-typing.js';
+import { refusal } from '../../support/refusal.js';
 
-function refusal(act: () => unknown): ServiceError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('validateDialogId', () => {
   it.each([

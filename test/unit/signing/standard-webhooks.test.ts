@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../../lib/errors/index.js';
 import { HEADERS, generateSigningKey, signRequest, verifySignature, type SignedHeaders } from '../../../lib/signing/standard-webhooks.js';
+import { refusal } from '../../support/refusal.js';
 
 const NOW = 1_700_000_000;
 const TOLERANCE = 300;
@@ -27,15 +27,6 @@ function verify(
   });
 }
 
-function refusal(act: () => unknown): ServiceError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected the request to be refused, but it was accepted');
-}
 
 const KEY = generateSigningKey();
 

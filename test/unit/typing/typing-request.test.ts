@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../../lib/errors/index.js';
 import { parseTypingRequest } from '../../../lib/typing/typing-request.js';
+import { refusal } from '../../support/refusal.js';
 
 function body(value: unknown): Buffer {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
 }
 
-function refusal(act: () => unknown): ServiceError {
-  try {
-    act();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ServiceError);
-    return error as ServiceError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('parseTypingRequest', () => {
   it('reads the documented request body', () => {

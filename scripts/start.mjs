@@ -16,7 +16,6 @@ const port = Number(process.env.PORT ?? 3000);
 const sandbox = !process.env.CREDENTIALS_SOURCE;
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (style, text) => (color ? styleText(style, text) : text);
-const say = (line) => process.stdout.write(`${paint('cyan', '[sandbox]')} ${line}\n`);
 
 const env = { ...process.env };
 let simulator;

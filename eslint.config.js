@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.serverless/', '.esbuild/', '.build/', '.venv/', '.node-runtime/', 'coverage/'] },
+  { ignores: ['.cache/', '.schemathesis/', 'node_modules/', 'dist/', '.serverless/', '.esbuild/', '.build/', '.venv/', '.node-runtime/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -35,6 +35,24 @@ export function isTypingErrorCode(value: unknown): value is TypingErrorCode {
 /** Statuses after which the same request may succeed later: the service or the portal was busy or down. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
+/**
+ * Portal refusals passed on as 502 that no retry will change: the portal's credentials, scope or bot
+ * ownership are wrong. Retrying them only spends the portal's request budget.
+ */
+export const PERMANENT_UPSTREAM_CODES: ReadonlySet<string> = new Set([
+  'ACCESS_DENIED',
+  'APP_ID_ERROR',
+  'INVALID_CREDENTIALS',
+  'insufficient_scope',
+  'WRONG_AUTH_TYPE',
+  'invalid_token',
+  'NO_AUTH_FOUND',
+  'ERROR_METHOD_NOT_FOUND',
+  'PAYMENT_REQUIRED',
+  'invalid_grant',
+  'invalid_client',
+]);
+
 export interface TypingErrorInit {
   code: TypingErrorCode;
   /** HTTP status of the last answer; 0 when none arrived. */
@@ -74,6 +92,7 @@ export class TypingError extends Error {
 
   /** Whether sending the same request later may succeed (after `retryAfterSeconds` when given). */
   get retryable(): boolean {
+    if (this.upstreamCode !== undefined && PERMANENT_UPSTREAM_CODES.has(this.upstreamCode)) return false;
     return this.code === 'NETWORK_ERROR' || this.code === 'TIMEOUT' || RETRYABLE_STATUSES.has(this.status);
   }
 

@@ -1,5 +1,5 @@
 import { signRequest } from '../signing/standard-webhooks.js';
-import { isTypingErrorCode, RETRYABLE_STATUSES, TypingError, type TypingErrorCode } from './errors.js';
+import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
 
 export interface TypingClientOptions {
   /** The service's base URL, e.g. `https://abc123.execute-api.eu-central-1.amazonaws.com`. */
@@ -156,7 +156,7 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
             throw new TypingError({ code: 'UNEXPECTED_RESPONSE', status: response.status, detail: `HTTP ${response.status} without {"ok": true}.`, attempts: attempt });
           }
           failure = failureFrom(response, text, attempt);
-          if (!RETRYABLE_STATUSES.has(response.status)) throw failure;
+          if (!failure.retryable) throw failure;
         } catch (error) {
           if (error instanceof TypingError) throw error;
           if (sendOptions.signal?.aborted) throw sendOptions.signal.reason;

@@ -340,3 +340,24 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(null, now)).toBeUndefined();
   });
 });
+
+describe('typed client: permanent portal refusals', () => {
+  it('does not retry a 502 whose upstream code no retry can change (ACCESS_DENIED)', async () => {
+    // Prepare: a service that answers 502 with the portal's ACCESS_DENIED
+    let calls = 0;
+    const fetchStub: typeof fetch = async () => {
+      calls += 1;
+      return new Response(JSON.stringify({ title: 'Portal error', status: 502, detail: 'The portal refused the call (ACCESS_DENIED).', code: 'UPSTREAM_ERROR', requestId: 'r', upstreamCode: 'ACCESS_DENIED' }), {
+        status: 502,
+        headers: { 'content-type': 'application/problem+json' },
+      });
+    };
+    const client = createTypingClient({ url: 'http://127.0.0.1:9', key: generateSigningKey(), fetch: fetchStub });
+    // Act
+    const error = await client.sendTyping({ portal: 'example.bitrix24.com', dialogId: '27' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(TypingError);
+    expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamCode: 'ACCESS_DENIED', retryable: false });
+    expect(calls).toBe(1);
+  });
+});

@@ -56,7 +56,8 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
       const body = rawBody(event, config.eventsMaxBodyBytes);
       requireMediaType(headers, 'application/x-www-form-urlencoded');
       botEvent = toBotEvent(parseFormBody(body));
-      Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain });
+      // auth[domain] is unverified input here: bound what reaches the log.
+      Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain.slice(0, 253) });
 
       const installing = INSTALL_EVENTS.has(botEvent.name) && config.installsEnabled;
       // Verification reads secrets (and, for installs, calls the OAuth server): it gets the same answer budget,

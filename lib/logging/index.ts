@@ -12,18 +12,20 @@ const REDACTED = '[redacted]';
 // Short values (a numeric bot id, "true") would redact ordinary words; real secrets are far longer.
 const MIN_SECRET_LENGTH = 8;
 
-const knownSecrets = new Set<string>();
+// Each secret with the form it takes inside a JSON line (quotes, backslashes and control characters escaped),
+// worked out once when the secret is registered rather than on every line.
+const knownSecrets = new Map<string, string>();
 
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= MIN_SECRET_LENGTH) knownSecrets.add(value);
+  if (value && value.length >= MIN_SECRET_LENGTH && !knownSecrets.has(value)) {
+    knownSecrets.set(value, JSON.stringify(value).slice(1, -1));
+  }
 }
 
 export function redactSecrets(text: string): string {
   let out = text;
-  for (const secret of knownSecrets) {
+  for (const [secret, escaped] of knownSecrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    // Inside a JSON line a secret with quotes, backslashes or control characters appears escaped.
-    const escaped = JSON.stringify(secret).slice(1, -1);
     if (escaped !== secret && out.includes(escaped)) out = out.split(escaped).join(REDACTED);
   }
   return out;

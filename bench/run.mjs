@@ -1,0 +1,44 @@
+// `npm run bench`: the performance suite (bench/README section in BENCHMARKS.md). Plain Node, no test runner.
+//
+// Figures only mean something on the Node major the Lambda runtime uses (serverless.yml `runtime: nodejsNN.x`),
+// so when this Node is another major the suite re-runs itself under that major, fetched from the npm registry
+// by scripts/lambda-node.sh. Then it provisions moto (.venv), bundles the TypeScript harness and runs it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const yml = readFileSync(join(root, 'serverless.yml'), 'utf8');
+const lambdaMajor = /^\s*runtime:\s*nodejs(\d+)\.x/m.exec(yml)?.[1];
+if (!lambdaMajor) throw new Error('serverless.yml: no provider.runtime nodejsNN.x found');
+const ownMajor = process.versions.node.split('.')[0];
+
+if (ownMajor !== lambdaMajor && !process.env.BENCH_ANY_NODE) {
+  const bin = execFileSync(join(root, 'scripts', 'lambda-node.sh'), { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const node = join(bin, 'node');
+  console.log(`[bench] this is Node ${process.version}; the Lambda runtime is nodejs${lambdaMajor}.x, so re-running under ${node}`);
+  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+  process.exit(result.status ?? 1);
+}
+
+const { ensurePythonEnv } = await import(pathToFileURL(join(root, 'scripts', 'python-env.mjs')).href);
+ensurePythonEnv();
+
+const { build } = await import('esbuild');
+const outdir = join(root, '.cache', 'bench', 'harness');
+mkdirSync(outdir, { recursive: true });
+await build({
+  entryPoints: { main: join(root, 'bench', 'main.ts'), worker: join(root, 'bench', 'worker.ts') },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: `node${lambdaMajor}`,
+  packages: 'external',
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  logLevel: 'warning',
+});
+const { main } = await import(pathToFileURL(join(outdir, 'main.mjs')).href);
+// Exit explicitly: a stray keep-alive socket must not hold the suite open after its report is written.
+process.exit(await main({ root, lambdaMajor, args: process.argv.slice(2) }));

@@ -1,0 +1,118 @@
+/**
+ * One warm container: a child process that imports a function bundle (its module scope builds the runtime
+ * from this process's environment, as Lambda's init does) and runs the scenarios the parent asks for over
+ * IPC. Its stdout is a pipe the parent drains and counts, as Lambda's runtime captures a function's stdout.
+ *
+ * argv: <bundle file URL>
+ */
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { performance } from 'node:perf_hooks';
+import { context, event, type TypingTarget } from './events.js';
+
+export type { TypingTarget };
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<{ statusCode: number; body?: string }>;
+
+export type Command =
+  | { cmd: 'warm'; target: TypingTarget; warmup: number; count: number }
+  | { cmd: 'sequential'; target: TypingTarget; count: number; spacingMs: number; dialog?: string }
+  | { cmd: 'concurrent'; target: TypingTarget; dialogs: string[] };
+
+export interface Sent {
+  dialog: string;
+  /** Epoch ms (the portal records its calls in epoch ms). */
+  sentAt: number;
+  doneAt: number;
+  status: number;
+  code?: string;
+}
+
+const { handler } = (await import(process.argv[2]!)) as { handler: Handler };
+
+async function send(target: TypingTarget, dialog: string, prepared = event(target, dialog)): Promise<Sent> {
+  const sentAt = Date.now();
+  const response = await handler(prepared, context());
+  const code = response.statusCode === 200 ? undefined : (JSON.parse(response.body ?? '{}') as { code?: string }).code;
+  return { dialog, sentAt, doneAt: Date.now(), status: response.statusCode, ...(code ? { code } : {}) };
+}
+
+/** `/typing` through the handler vs the bare `fetch` of the same portal call, alternating ABBA so drift cancels. */
+async function warm(target: TypingTarget, warmup: number, count: number) {
+  const handlerMs: number[] = [];
+  const fetchMs: number[] = [];
+  const statuses: Record<string, number> = {};
+  const bareBody = JSON.stringify({ DIALOG_ID: 'chat1', BOT_ID: target.botId, CLIENT_ID: target.clientId });
+  const bareUrl = `${target.webhookUrl}imbot.chat.sendTyping.json`;
+  let bareFailures = 0;
+  const viaHandler = async (record: boolean) => {
+    const prepared = event(target, 'chat1');
+    const started = performance.now();
+    const response = await handler(prepared, context());
+    const took = performance.now() - started;
+    if (record) {
+      handlerMs.push(took);
+      statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+    }
+  };
+  const viaFetch = async (record: boolean) => {
+    const started = performance.now();
+    const response = await fetch(bareUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bareBody });
+    const out = (await response.json()) as { result?: unknown };
+    const took = performance.now() - started;
+    if (record) {
+      fetchMs.push(took);
+      if (out.result !== true) bareFailures += 1;
+    }
+  };
+  for (let i = 0; i < warmup + count; i += 1) {
+    const record = i >= warmup;
+    if (i % 4 === 0 || i % 4 === 3) {
+      await viaHandler(record);
+      await viaFetch(record);
+    } else {
+      await viaFetch(record);
+      await viaHandler(record);
+    }
+  }
+  return { handlerMs, fetchMs, statuses, bareFailures };
+}
+
+async function sequential(target: TypingTarget, count: number, spacingMs: number, dialog?: string) {
+  const sent: Sent[] = [];
+  const started = Date.now();
+  for (let i = 0; i < count; i += 1) {
+    // Paced against the start, not the previous request, so the schedule does not stretch with latency.
+    const due = started + i * spacingMs;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    sent.push(await send(target, dialog ?? `chat${100_000 + i}`));
+  }
+  return { sent, elapsedMs: Date.now() - started };
+}
+
+async function concurrent(target: TypingTarget, dialogs: string[]) {
+  // Sign everything first, so the burst leaves as one batch.
+  const prepared = dialogs.map((dialog) => ({ dialog, event: event(target, dialog) }));
+  const sent = await Promise.all(prepared.map((p) => send(target, p.dialog, p.event)));
+  return { sent };
+}
+
+process.on('message', (message: { id: number; command: Command } | { exit: true }) => {
+  // A normal exit, so that --cpu-prof writes its profile.
+  if ('exit' in message) process.exit(0);
+  const { id, command } = message;
+  const run = async () => {
+    switch (command.cmd) {
+      case 'warm':
+        return warm(command.target, command.warmup, command.count);
+      case 'sequential':
+        return sequential(command.target, command.count, command.spacingMs, command.dialog);
+      case 'concurrent':
+        return concurrent(command.target, command.dialogs);
+    }
+  };
+  run().then(
+    (result) => process.send?.({ id, result }),
+    (error: unknown) => process.send?.({ id, error: String((error as Error)?.stack ?? error) }),
+  );
+});
+process.send?.({ ready: true });

@@ -79,14 +79,7 @@ const send: CommandSpec = {
         error.code,
         `${error.code}${status}: ${error.detail}${error.requestId ? ` (request ${error.requestId})` : ''}`,
         fields,
-        {
-          status: error.status,
-          detail: error.detail,
-          retryAfterSeconds: error.retryAfterSeconds ?? null,
-          requestId: error.requestId ?? null,
-          upstreamCode: error.upstreamCode ?? null,
-          attempts: error.attempts,
-        },
+        (({ code: _code, ...details }) => details)(error.toJSON()),
       );
     }
     const bot = botId === undefined ? 'the default bot' : `bot ${botId}`;

@@ -120,7 +120,7 @@ const send: CommandSpec = {
       if (stored?.token !== undefined) {
         token = stored.token;
         memberId ??= stored.memberId;
-        notes.push(`auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} from ${stored.secret}.`);
+        notes.push(`Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`);
       }
     }
     override(pairs, 'auth[domain]', domain);

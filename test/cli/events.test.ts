@@ -93,7 +93,7 @@ describe('events send', () => {
 
     // Assess
     expect([stored.code, unknown.code]).toEqual([0, 0]);
-    expect(stored.stderr).toBe('auth[application_token] and auth[member_id] from p/dev/portals/sandbox.bitrix24.test.\n');
+    expect(stored.stderr).toBe('Using the stored auth[application_token] and auth[member_id] of p/dev/portals/sandbox.bitrix24.test.\n');
     expect(stored.stdout).not.toContain('stored-client-id-123');
     const [first, second] = events.requests.map((r) => (decodePhpForm(r.body) as { auth: Record<string, string> }).auth);
     expect(first).toMatchObject({ domain: 'sandbox.bitrix24.test', application_token: 'stored-client-id-123', member_id: 'member-9' });

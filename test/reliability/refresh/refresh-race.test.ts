@@ -21,7 +21,7 @@ type OAuthSecret = PortalCredentials & { oauth: NonNullable<PortalCredentials['o
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = join(process.cwd(), '.cache', 'refresh-race', 'container.mjs');
-const FILE = 'test/reliability/refresh/refresh-seen.test.ts';
+const FILE = 'test/reliability/refresh/refresh-race.test.ts';
 const command = (name: string) => `node scripts/test.mjs ${FILE} -t "${name}"`;
 // The typing function's Lambda timeout is 10 s (serverless.yml); the failure scenarios use a shorter budget so
 // that a waiter running out its deadline costs the suite less. Every bound below scales with it.

@@ -28,9 +28,10 @@ export function createFileStore(path: string): SecretStore {
   const versionsPath = `${path}.versions`;
   const claimsPath = `${path}.claims`;
 
+  const fileFor = (dir: string, key: string) => join(dir, key.replace(/[^A-Za-z0-9_-]/g, '_'));
   const exclusiveCreate = async (dir: string, key: string, content: string): Promise<string | undefined> => {
     await mkdir(dir, { recursive: true });
-    const file = join(dir, key.replace(/[^A-Za-z0-9_-]/g, '_'));
+    const file = fileFor(dir, key);
     try {
       const handle = await open(file, 'wx');
       await handle.writeFile(content);
@@ -70,7 +71,7 @@ export function createFileStore(path: string): SecretStore {
 
     async readClaim(_name, key) {
       try {
-        return await readFile(join(claimsPath, key.replace(/[^A-Za-z0-9_-]/g, '_')), 'utf8');
+        return await readFile(fileFor(claimsPath, key), 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw error;

@@ -63,6 +63,35 @@ export async function rotateAccessToken(
   const name = credentials.names.portal(current.domain);
   const oldRefresh = current.oauth.refreshToken;
   const store = credentials.store;
+  const waitFor = (giveUp: () => Promise<boolean> = async () => false) =>
+    waitForRotation(credentials, domain, expiredAccessToken, deadline, pollIntervalMs, giveUp);
+  // A peer's pair is on its way (or already stored): wait for it within the deadline.
+  const adoptPeerPair = async (): Promise<OAuthPortal> => {
+    const adopted = await waitFor();
+    if (adopted) return adopted;
+    throw new Bitrix24Error(TRANSPORT.timeout, 0, 'token refresh by another container did not finish in time');
+  };
+  const storeRotated = async (tokens: TokenSet): Promise<OAuthPortal> => {
+    const rotated: OAuthPortal = {
+      ...current,
+      oauth: { ...current.oauth, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt },
+    };
+    let outcome: 'written' | 'conflict';
+    try {
+      outcome = await credentials.savePortal(rotated, { key: versionKey('refresh-pair', oldRefresh), timeoutMs: Math.max(options.timeoutMs, 1_000) });
+    } catch (error) {
+      // The old pair is already dead; keep the new one in this container so it at least keeps working.
+      credentials.remember(rotated);
+      logger.error('access token refreshed but NOT stored; reinstall may be needed if this container ends', { portal: domain, error });
+      return rotated;
+    }
+    if (outcome === 'conflict') {
+      logger.warn('another container stored a pair for this refresh token; adopting it', { portal: domain });
+      return adoptPeerPair();
+    }
+    logger.info('access token refreshed and stored', { portal: domain, expiresAt: tokens.expiresAt });
+    return rotated;
+  };
   const coordinate = async <T>(step: () => Promise<T>): Promise<T> => {
     try {
       return await step();
@@ -95,15 +124,13 @@ export async function rotateAccessToken(
         // invalid_grant: a peer spent the token first (e.g. after a lapsed lease); its pair will appear.
         if (error instanceof Bitrix24Error && error.code === 'invalid_grant') {
           logger.warn('refresh token already spent; waiting for the stored pair', { portal: domain });
-          const adopted = await waitForRotation(credentials, domain, expiredAccessToken, deadline, pollIntervalMs, async () => false);
-          if (adopted) return adopted;
-          throw new Bitrix24Error(TRANSPORT.timeout, 0, 'token refresh by another container did not finish in time');
+          return adoptPeerPair();
         }
         await store.claim(name, releaseKey, credentials.owner, { timeoutMs: 1_000 }).catch(() => undefined);
         logger.warn('token refresh failed; claim released', { portal: domain, upstreamCode: (error as { code?: string }).code });
         throw error;
       }
-      return storeRotated(credentials, current as OAuthPortal, tokens, oldRefresh, logger, options, deadline, expiredAccessToken, pollIntervalMs);
+      return storeRotated(tokens);
     }
 
     // Someone else holds this claim: wait for their pair, or for the claim to be released or to lapse.
@@ -119,43 +146,10 @@ export async function rotateAccessToken(
         return false;
       }
     };
-    const adopted = await waitForRotation(credentials, domain, expiredAccessToken, deadline, pollIntervalMs, claimGone);
+    const adopted = await waitFor(claimGone);
     if (adopted) return adopted;
   }
   throw new Bitrix24Error(TRANSPORT.timeout, 0, 'token refresh by another container did not finish in time');
-}
-
-async function storeRotated(
-  credentials: Credentials,
-  current: OAuthPortal,
-  tokens: TokenSet,
-  oldRefresh: string,
-  logger: Logger,
-  options: RotationOptions,
-  deadline: Deadline,
-  expiredAccessToken: string,
-  pollIntervalMs: number,
-): Promise<OAuthPortal> {
-  const rotated: OAuthPortal = {
-    ...current,
-    oauth: { ...current.oauth, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: tokens.expiresAt },
-  };
-  try {
-    const outcome = await credentials.savePortal(rotated, { key: versionKey('refresh-pair', oldRefresh), timeoutMs: Math.max(options.timeoutMs, 1_000) });
-    if (outcome === 'conflict') {
-      logger.warn('another container stored a pair for this refresh token; adopting it', { portal: current.domain });
-      const adopted = await waitForRotation(credentials, current.domain, expiredAccessToken, deadline, pollIntervalMs, async () => false);
-      if (adopted) return adopted;
-      throw new Bitrix24Error(TRANSPORT.timeout, 0, 'the stored pair did not appear in time');
-    }
-    logger.info('access token refreshed and stored', { portal: current.domain, expiresAt: tokens.expiresAt });
-  } catch (error) {
-    if (error instanceof Bitrix24Error) throw error;
-    // The old pair is already dead; keep the new one in this container so it at least keeps working.
-    credentials.remember(rotated);
-    logger.error('access token refreshed but NOT stored; reinstall may be needed if this container ends', { portal: current.domain, error });
-  }
-  return rotated;
 }
 
 /** Polls until a new pair is stored (returned), `giveUp` says to stop (undefined), or the deadline nears. */

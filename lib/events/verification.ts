@@ -31,7 +31,7 @@ export async function verifyEventOrigin(credentials: Credentials, event: BotEven
     if (secretsEqual(presented, token) && expected.length > 0 && presented !== '') tokenOk = true;
   }
   const memberOk = portal?.memberId === undefined || secretsEqual(event.auth.memberId ?? '', portal.memberId);
-  if (!portal || !tokenOk || !memberOk) throw new ServiceError('EVENT_UNVERIFIED', UNVERIFIED);
+  if (!portal || !tokenOk || !memberOk) throw unverified();
   return portal;
 }
 

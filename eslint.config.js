@@ -1,13 +1,76 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The layers of lib/, lowest first. A folder may import only folders on a lower line, so the wire protocol and
+// storage never learn about what is built on them, and forbidding the same line rules out cycles. An ESLint rule
+// rather than dependency-cruiser: no extra dependency, and it runs in the same lint pass as everything else.
+const LIB_LAYERS = [
+  ['config', 'deadline', 'retry'],
+  ['logging'],
+  ['bitrix24', 'secrets', 'state'], // wire protocol, secret storage, shared-state storage: none knows the others
+  ['errors'], // the service's error catalogue with HTTP statuses
+  ['signing'],
+  ['portal'], // the one place that joins bitrix24 and secrets
+  ['imbot'],
+  ['events', 'typing'],
+  ['http'], // the HTTP edge
+  ['client'], // the typed client for callers
+];
+
+// Entry points and dev tooling build on lib/, never the other way round.
+const OUTSIDE_LIB = ['functions', 'bin', 'sandbox', 'test', 'bench', 'devtools'];
+
+/** Matches a relative import that climbs out of the importing folder into one of `folders`. */
+const importOf = (folders) => `^(\\.\\./)+(${folders.join('|')})(/|$)`;
+
+const outsideLib = {
+  regex: importOf(OUTSIDE_LIB),
+  message: 'lib/ is imported by functions/, bin/ and the dev tooling, never the other way round.',
+};
+
+/** One config per lib folder: a later config replaces the rule's options, so each carries every pattern it needs. */
+const layerConfigs = LIB_LAYERS.flatMap((folders, rank) =>
+  folders.map((folder) => {
+    const notBelow = LIB_LAYERS.slice(rank)
+      .flat()
+      .filter((other) => other !== folder);
+    const upward = {
+      regex: importOf(notBelow),
+      message: `lib/${folder} may import only the lib folders on a lower line of LIB_LAYERS in eslint.config.js.`,
+    };
+    const patterns = notBelow.length > 0 ? [outsideLib, upward] : [outsideLib];
+    return { files: [`lib/${folder}/**`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
+  }),
+);
+
 export default tseslint.config(
-  { ignores: ['.cache/', '.schemathesis/', 'node_modules/', 'dist/', '.serverless/', '.esbuild/', '.build/', '.venv/', '.node-runtime/', 'coverage/'] },
+  {
+    ignores: [
+      '.cache/',
+      '.schemathesis/',
+      'node_modules/',
+      'dist/',
+      '.serverless/',
+      '.esbuild/',
+      '.build/',
+      '.venv/',
+      '.node-runtime/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
   },
   {
     rules: {
@@ -15,4 +78,6 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  { files: ['lib/**'], rules: { 'no-restricted-imports': ['error', { patterns: [outsideLib] }] } },
+  ...layerConfigs,
 );

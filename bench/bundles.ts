@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { build, type BuildOptions, type Metafile } from 'esbuild';
 
@@ -91,10 +91,6 @@ export function sizeByPackage(metafile: Metafile): Array<{ what: string; bytes: 
     }
   }
   return [...totals].map(([what, bytes]) => ({ what, bytes })).sort((a, b) => b.bytes - a.bytes);
-}
-
-export function readText(file: string): string {
-  return readFileSync(file, 'utf8');
 }
 
 export function clean(dir: string): void {

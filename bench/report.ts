@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import type { ChartFigures } from './chart.js';
 
 export type Status = 'PASS' | 'FAIL' | 'info';
 
@@ -13,6 +14,20 @@ export interface Row {
 
 export function check(pass: boolean): Status {
   return pass ? 'PASS' : 'FAIL';
+}
+
+/** Rows of one section, written as `row(measure, value, target, status)`. */
+export function sectionRows(section: string): (measure: string, value: string, target: string, status: Status) => Row {
+  return (measure, value, target, status) => ({ section, measure, value, target, status });
+}
+
+/** What one stage of the suite hands back: its rows, and how it measured them. */
+export interface StageReport {
+  rows: Row[];
+  /** Markdown sections for BENCHMARKS.md's "How each figure is measured", in order. */
+  details: string[];
+  /** Figures for bench/cold-warm.svg. */
+  chart?: ChartFigures;
 }
 
 export interface Machine {
@@ -56,48 +71,5 @@ export function markdownTable(header: string[], lines: string[][]): string {
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
     ...lines.map((cells) => `| ${cells.map(escape).join(' | ')} |`),
-  ].join('\n');
-}
-
-export interface BarGroup {
-  title: string;
-  unit: string;
-  bars: Array<{ label: string; value: number; highlight?: boolean; note?: string }>;
-}
-
-/** A hand-written horizontal bar chart, one panel per group, no dependencies. */
-export function barChartSvg(title: string, subtitle: string, groups: BarGroup[]): string {
-  const width = 760;
-  const labelWidth = 230;
-  const barArea = width - labelWidth - 130;
-  const barHeight = 20;
-  const gap = 8;
-  const out: string[] = [];
-  let y = 58;
-  const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  for (const group of groups) {
-    out.push(`<text x="16" y="${y}" class="h">${esc(group.title)}</text>`);
-    y += 12;
-    const max = Math.max(...group.bars.map((b) => b.value), 1e-9);
-    for (const bar of group.bars) {
-      const w = Math.max(1, (bar.value / max) * barArea);
-      out.push(`<text x="${labelWidth - 8}" y="${y + barHeight - 6}" text-anchor="end" class="l">${esc(bar.label)}</text>`);
-      out.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" class="${bar.highlight ? 'ours' : 'other'}"/>`);
-      const value = `${bar.value.toFixed(bar.value >= 100 ? 0 : bar.value >= 10 ? 1 : 2)} ${group.unit}${bar.note ? `  ${bar.note}` : ''}`;
-      out.push(`<text x="${labelWidth + w + 6}" y="${y + barHeight - 6}" class="v">${esc(value)}</text>`);
-      y += barHeight + gap;
-    }
-    y += 22;
-  }
-  const height = y;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">`,
-    '<style>.t{font-size:16px;font-weight:600;fill:#111}.s{font-size:11px;fill:#555}.h{font-size:13px;font-weight:600;fill:#222}.l{font-size:12px;fill:#222}.v{font-size:11px;fill:#333}.ours{fill:#2f6fdf}.other{fill:#b8c2cc}</style>',
-    `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="16" y="24" class="t">${esc(title)}</text>`,
-    `<text x="16" y="40" class="s">${esc(subtitle)}</text>`,
-    ...out,
-    '</svg>',
-    '',
   ].join('\n');
 }

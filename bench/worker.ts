@@ -7,7 +7,8 @@
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { performance } from 'node:perf_hooks';
-import { context, event, type TypingTarget } from './events.js';
+import { lambdaContext } from '../devtools/lambda.js';
+import { typingEvent, type TypingTarget } from './events.js';
 
 export type { TypingTarget };
 
@@ -29,15 +30,23 @@ export interface Sent {
 
 const { handler } = (await import(process.argv[2]!)) as { handler: Handler };
 
-async function send(target: TypingTarget, dialog: string, prepared = event(target, dialog)): Promise<Sent> {
+async function send(target: TypingTarget, dialog: string, prepared = typingEvent(target, dialog)): Promise<Sent> {
   const sentAt = Date.now();
-  const response = await handler(prepared, context());
+  const response = await handler(prepared, lambdaContext());
   const code = response.statusCode === 200 ? undefined : (JSON.parse(response.body ?? '{}') as { code?: string }).code;
   return { dialog, sentAt, doneAt: Date.now(), status: response.statusCode, ...(code ? { code } : {}) };
 }
 
+/** What the warm-overhead stage measures: handler and bare-fetch latencies (ms), and the handler's statuses. */
+export interface WarmRun {
+  handlerMs: number[];
+  fetchMs: number[];
+  statuses: Record<string, number>;
+  bareFailures: number;
+}
+
 /** `/typing` through the handler vs the bare `fetch` of the same portal call, alternating ABBA so drift cancels. */
-async function warm(target: TypingTarget, warmup: number, count: number) {
+async function warm(target: TypingTarget, warmup: number, count: number): Promise<WarmRun> {
   const handlerMs: number[] = [];
   const fetchMs: number[] = [];
   const statuses: Record<string, number> = {};
@@ -45,9 +54,9 @@ async function warm(target: TypingTarget, warmup: number, count: number) {
   const bareUrl = `${target.webhookUrl}imbot.chat.sendTyping.json`;
   let bareFailures = 0;
   const viaHandler = async (record: boolean) => {
-    const prepared = event(target, 'chat1');
+    const prepared = typingEvent(target, 'chat1');
     const started = performance.now();
-    const response = await handler(prepared, context());
+    const response = await handler(prepared, lambdaContext());
     const took = performance.now() - started;
     if (record) {
       handlerMs.push(took);
@@ -91,7 +100,7 @@ async function sequential(target: TypingTarget, count: number, spacingMs: number
 
 async function concurrent(target: TypingTarget, dialogs: string[]) {
   // Sign everything first, so the burst leaves as one batch.
-  const prepared = dialogs.map((dialog) => ({ dialog, event: event(target, dialog) }));
+  const prepared = dialogs.map((dialog) => ({ dialog, event: typingEvent(target, dialog) }));
   const sent = await Promise.all(prepared.map((p) => send(target, p.dialog, p.event)));
   return { sent };
 }

@@ -1,4 +1,5 @@
-import type { Credentials, SecretStore } from '../lib/credentials/index.js';
+import type { Credentials } from '../lib/portal/index.js';
+import type { SecretStore } from '../lib/secrets/secret-store.js';
 import type { CommandOutput } from './outcome.js';
 import type { Io, Palette } from './terminal.js';
 

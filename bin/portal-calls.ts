@@ -1,6 +1,6 @@
-import { createPortalClient } from '../lib/bitrix24/portal-client.js';
+import { createPortalClient } from '../lib/portal/portal-client.js';
 import { createRestClient } from '../lib/bitrix24/rest-client.js';
-import type { PortalCredentials } from '../lib/credentials/index.js';
+import type { PortalCredentials } from '../lib/portal/index.js';
 import { Deadline } from '../lib/deadline/index.js';
 import { createLogger } from '../lib/logging/index.js';
 import type { CommandContext } from './command.js';
@@ -15,7 +15,7 @@ export const modeOf = (portal: PortalCredentials): 'webhook' | 'oauth' => (porta
  * retries on the portal's rate limit, and the same coordinated OAuth refresh (so the CLI cannot spend a
  * refresh token a running service is relying on).
  */
-export async function callPortal(ctx: CommandContext, portal: PortalCredentials, method: string, params: Record<string, unknown>) {
+export async function callStoredPortal(ctx: CommandContext, portal: PortalCredentials, method: string, params: Record<string, unknown>) {
   const secrets = ctx.secrets();
   const client = createPortalClient({
     rest: createRestClient({ timeoutMs: CALL_TIMEOUT_MS, maxAttempts: 3 }),

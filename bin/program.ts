@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import packageJson from '../package.json' with { type: 'json' };
-import { CredentialsFormatError } from '../lib/credentials/index.js';
-import { SecretStoreError } from '../lib/credentials/secret-store.js';
-import { isServiceError } from '../lib/errors/index.js';
+import { CredentialsFormatError } from '../lib/portal/index.js';
+import { SecretStoreError } from '../lib/secrets/secret-store.js';
+import { ServiceError } from '../lib/errors/index.js';
 import { redactSecrets } from '../lib/logging/index.js';
 import type { CommandGroup, CommandSpec, OptionSpec, OptionValues, SecretsContext } from './command.js';
 import { botGroup } from './commands/bot.js';
@@ -99,7 +99,7 @@ function messageOf(error: unknown): string {
 /** Failures from lib, turned into the CLI's own: the operator gets the reason, never a stack. */
 function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
-  if (isServiceError(error)) return failed(error.code, messageOf(error));
+  if (error instanceof ServiceError) return failed(error.code, messageOf(error));
   if (error instanceof SecretStoreError) return failed('CREDENTIALS_UNAVAILABLE', messageOf(error));
   if (error instanceof CredentialsFormatError) return failed('SECRET_MALFORMED', error.message);
   return failed('INTERNAL_ERROR', messageOf(error));

@@ -1,10 +1,9 @@
-import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { readFile } from 'node:fs/promises';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../lib/config/index.js';
-import { Credentials } from '../lib/credentials/index.js';
-import { createFileStore } from '../lib/credentials/file-store.js';
-import { createSecretsManagerStore } from '../lib/credentials/secrets-manager-store.js';
+import { Credentials } from '../lib/portal/index.js';
+import { createFileStore } from '../lib/secrets/file-store.js';
+import { createSecretsManagerStore } from '../lib/secrets/secrets-manager-store.js';
 import { createLogger } from '../lib/logging/index.js';
 import { stringOption, type OptionSpec, type OptionValues, type SecretsContext } from './command.js';
 import { usageError } from './outcome.js';
@@ -50,56 +49,22 @@ export function openSecrets(values: OptionValues, io: Io): SecretsContext {
   const logger = createLogger({ level: 'error', sink: () => undefined });
   const cache = { ttlMs: 0, staleMs: 0 };
 
-  if (config.credentialsSource.kind === 'file') {
-    const path = resolve(io.cwd, config.credentialsSource.path);
-    const store = createFileStore(path);
-    const credentials = new Credentials(store, config.secretsPrefix, logger, cache);
-    return {
-      source: `file:${path}`,
-      prefix: config.secretsPrefix,
-      store,
-      credentials,
-      names: credentials.names,
-      async listPortals() {
-        let text: string;
-        try {
-          text = await readFile(path, 'utf8');
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-          throw error;
-        }
-        return portalsAmong(Object.keys(JSON.parse(text) as Record<string, unknown>), config.secretsPrefix);
-      },
-    };
-  }
-
-  // One SDK client for the store and for ListSecrets; it honours AWS_ENDPOINT_URL_SECRETS_MANAGER.
-  const client = new SecretsManagerClient({ maxAttempts: 3 });
-  const store = createSecretsManagerStore({ timeoutMs: TIMEOUT_MS, client });
+  const source = config.credentialsSource;
+  const path = source.kind === 'file' ? resolve(io.cwd, source.path) : undefined;
+  // The SDK client honours AWS_ENDPOINT_URL_SECRETS_MANAGER.
+  const store =
+    path !== undefined
+      ? createFileStore(path)
+      : createSecretsManagerStore({ timeoutMs: TIMEOUT_MS, client: new SecretsManagerClient({ maxAttempts: 3 }) });
   const credentials = new Credentials(store, config.secretsPrefix, logger, cache);
   return {
-    source: 'secrets-manager',
+    source: path !== undefined ? `file:${path}` : 'secrets-manager',
     prefix: config.secretsPrefix,
     store,
     credentials,
     names: credentials.names,
     async listPortals() {
-      const names: string[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await client.send(
-          new ListSecretsCommand({
-            // The name filter matches prefixes; the exact prefix check below drops look-alikes.
-            Filters: [{ Key: 'name', Values: [`${config.secretsPrefix}/portals/`] }],
-            MaxResults: 100,
-            NextToken: nextToken,
-          }),
-          { abortSignal: AbortSignal.timeout(TIMEOUT_MS) },
-        );
-        for (const secret of page.SecretList ?? []) if (secret.Name) names.push(secret.Name);
-        nextToken = page.NextToken;
-      } while (nextToken);
-      return portalsAmong(names, config.secretsPrefix);
+      return portalsAmong(await store.list(`${config.secretsPrefix}/portals/`), config.secretsPrefix);
     },
   };
 }

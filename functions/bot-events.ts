@@ -1,22 +1,30 @@
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { loadConfig, type Config } from '../lib/config/index.js';
 import { Deadline, withinDeadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
 import { INSTALL_EVENTS, TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
 import { parseFormBody } from '../lib/events/form-body.js';
 import { createEventBridgePublisher, type EventPublisher } from '../lib/events/forwarding.js';
-import { acceptInstall } from '../lib/events/install.js';
-import { showTypingForEvent, type TypingResult } from '../lib/events/reactions.js';
+import { acceptInstall, type InstallPolicy } from '../lib/events/install.js';
+import { showTypingForEvent, type EventTypingResult } from '../lib/events/reactions.js';
 import { verifyEventOrigin } from '../lib/events/verification.js';
-import { headersOf, rawBody, requireMediaType } from '../lib/http/request.js';
-import { json, problem, type HttpResponse } from '../lib/http/response.js';
-import { createRuntime, type Runtime } from '../lib/runtime/index.js';
+import { json } from '../lib/http/response.js';
+import { httpRoute } from '../lib/http/route.js';
+import type { SendTypingOutcome } from '../lib/imbot/send-typing.js';
+import { TypingCoalescer } from '../lib/imbot/typing-coalescer.js';
+import { serviceLogger, type Logger } from '../lib/logging/index.js';
+import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
 import { ReplayGuard } from '../lib/signing/replay-guard.js';
 
-export interface BotEventsDeps {
-  publisher?: EventPublisher;
+export interface BotEventsDependencies {
+  config: Config;
+  logger: Logger;
+  credentials: Credentials;
+  portals: PortalClient;
+  coalescer: TypingCoalescer<SendTypingOutcome>;
   /** Remembers deliveries already acted on (per container). */
-  deliveries?: ReplayGuard;
-  fetch?: typeof fetch;
+  deliveries: ReplayGuard;
+  publisher: EventPublisher | undefined;
+  installPolicy: InstallPolicy;
 }
 
 /**
@@ -24,15 +32,14 @@ export interface BotEventsDeps {
  * and forwards the event, all inside the portal's answer budget: Bitrix24 does not retry a delivery and
  * deprioritises slow handlers, so every verified event gets 200 quickly, whatever happened downstream.
  */
-export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {}) {
-  const { config, credentials, portals, logger } = runtime;
-  const deliveries = deps.deliveries ?? new ReplayGuard({ maxEntries: 50_000 });
-  const publisher = deps.publisher ?? (config.eventBusName ? createEventBridgePublisher(config.eventBusName) : undefined);
-  const installPolicy = {
-    oauthServer: config.oauthServer,
-    allowedDomains: config.installAllowedDomains,
-    timeoutMs: config.bitrix24TimeoutMs,
-    fetch: deps.fetch,
+export function createBotEventsHandler(deps: BotEventsDependencies) {
+  const { config, credentials, portals, logger, publisher, installPolicy } = deps;
+  const route = {
+    route: 'POST /bitrix/events',
+    logger,
+    maxBodyBytes: config.eventsMaxBodyBytes,
+    mediaType: 'application/x-www-form-urlencoded',
+    messages: { ok: 'event accepted', refused: 'event refused', failed: 'event failed' },
   };
 
   const forward = async (event: BotEvent, deadline: Deadline): Promise<string> => {
@@ -46,48 +53,36 @@ export function createBotEventsHandler(runtime: Runtime, deps: BotEventsDeps = {
     }
   };
 
-  return async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<HttpResponse> {
-    const started = Date.now();
+  return httpRoute(route, async ({ body, context, annotate, onServerError }) => {
     const deadline = Deadline.fromLambda(context).within(config.eventsAnswerBudgetMs);
-    const log: Record<string, unknown> = { requestId: context.awsRequestId, route: 'POST /bitrix/events' };
-    let botEvent: BotEvent | undefined;
-    try {
-      const headers = headersOf(event);
-      const body = rawBody(event, config.eventsMaxBodyBytes);
-      requireMediaType(headers, 'application/x-www-form-urlencoded');
-      botEvent = toBotEvent(parseFormBody(body));
-      // auth[domain] is unverified input here: bound what reaches the log.
-      Object.assign(log, { event: botEvent.name, portal: botEvent.auth.domain.slice(0, 253) });
+    const unverified = toBotEvent(parseFormBody(body));
+    // auth[domain] is unverified input here: bound what reaches the log.
+    annotate({ event: unverified.name, portal: unverified.auth.domain.slice(0, 253) });
+    // Bitrix24 will not deliver this event again: a 5xx logs what is needed to act on it by hand.
+    onServerError(() => ({ replay: replayOf(unverified) }));
 
-      const installing = INSTALL_EVENTS.has(botEvent.name) && config.installsEnabled;
-      // Verification reads secrets (and, for installs, calls the OAuth server): it gets the same answer budget,
-      // so a slow Secrets Manager turns into a prompt 503 rather than a handler that outlives the portal's patience.
-      const verified = botEvent;
-      const portal = await withinDeadline(
-        installing ? acceptInstall(verified, { credentials, logger, policy: installPolicy, deadline }) : verifyEventOrigin(credentials, verified),
-        deadline,
-        () => new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', { retryAfterSeconds: 1 }),
-      );
+    const installing = INSTALL_EVENTS.has(unverified.name) && config.installsEnabled;
+    // Verification reads secrets (and, for installs, calls the OAuth server): it gets the same answer budget,
+    // so a slow Secrets Manager turns into a prompt 503 rather than a handler that outlives the portal's patience.
+    const portal = await withinDeadline(
+      installing
+        ? acceptInstall(unverified, { credentials, logger, policy: installPolicy, deadline })
+        : verifyEventOrigin(credentials, unverified),
+      deadline,
+      () => new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', { retryAfterSeconds: 1 }),
+    );
+    const event = unverified;
 
-      const [typing, forwarded] = await Promise.all([
-        TYPING_EVENTS.has(botEvent.name)
-          ? showTypingForEvent(botEvent, portal, { portals, deliveries, logger, deadline, typing: runtime.typing })
-          : Promise.resolve<TypingResult[]>([]),
-        forward(botEvent, deadline),
-      ]);
-      if (botEvent.name === 'ONIMBOTDELETE') log.deletedBotId = String(botEvent.data.BOT_ID ?? '').slice(0, 20);
-      logger.info('event accepted', { ...log, outcome: 'OK', status: 200, typing, forwarded, durationMs: Date.now() - started });
-      return json(200, { ok: true });
-    } catch (error) {
-      const response = problem(error, context.awsRequestId);
-      const known = error instanceof ServiceError ? error : undefined;
-      const fields = { ...log, outcome: known?.code ?? 'INTERNAL_ERROR', status: response.statusCode, durationMs: Date.now() - started };
-      // Bitrix24 will not deliver this event again: log what is needed to act on it by hand.
-      if (response.statusCode >= 500) logger.error('event failed', { ...fields, replay: botEvent ? replayOf(botEvent) : undefined, error });
-      else logger.info('event refused', fields);
-      return response;
-    }
-  };
+    const [typing, forwarded] = await Promise.all([
+      TYPING_EVENTS.has(event.name)
+        ? showTypingForEvent(event, portal, { portals, deliveries: deps.deliveries, logger, deadline, coalescer: deps.coalescer })
+        : Promise.resolve<EventTypingResult[]>([]),
+      forward(event, deadline),
+    ]);
+    if (event.name === 'ONIMBOTDELETE') annotate({ deletedBotId: String(event.data.BOT_ID ?? '').slice(0, 20) });
+    annotate({ typing, forwarded });
+    return json(200, { ok: true });
+  });
 }
 
 function replayOf(event: BotEvent): Record<string, unknown> {
@@ -98,4 +93,26 @@ function replayOf(event: BotEvent): Record<string, unknown> {
   return { event: event.name, portal: event.auth.domain, dialogId: params.DIALOG_ID, messageId: params.MESSAGE_ID, bots, ts: event.ts };
 }
 
-export const handler = createBotEventsHandler(createRuntime(process.env, {}, { refreshTokens: (config) => config.installsEnabled }));
+/** The handler's collaborators, built from the environment once per container and reused by every invocation. */
+export function botEventsDependencies(env = process.env, overrides: Partial<BotEventsDependencies> = {}): BotEventsDependencies {
+  const config = overrides.config ?? loadConfig(env);
+  const logger = overrides.logger ?? serviceLogger(config, 'botEvents');
+  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  return {
+    config,
+    logger,
+    credentials,
+    // Only with installs on may this function write secrets, and so spend a rotating refresh token.
+    portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, config.installsEnabled),
+    coalescer: overrides.coalescer ?? new TypingCoalescer<SendTypingOutcome>({ windowMs: config.typingCoalesceMs }),
+    deliveries: overrides.deliveries ?? new ReplayGuard({ maxEntries: config.deliveryGuardMaxEntries }),
+    publisher: 'publisher' in overrides ? overrides.publisher : config.eventBusName ? createEventBridgePublisher(config.eventBusName) : undefined,
+    installPolicy: overrides.installPolicy ?? {
+      oauthServer: config.oauthServer,
+      allowedDomains: config.installAllowedDomains,
+      timeoutMs: config.bitrix24TimeoutMs,
+    },
+  };
+}
+
+export const handler = createBotEventsHandler(botEventsDependencies());

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { generateSigningKey } from '../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal, type PortalCall } from './bitrix24-portal.js';
+import { startPortal, type FakePortal, type PortalCall } from './portal/index.js';
 
 /**
  * The sandbox behind `npm start` when no credentials source is configured: a local credentials file seeded

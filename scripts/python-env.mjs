@@ -19,7 +19,8 @@ export function ensurePythonEnv({ quiet = false } = {}) {
   const stdio = quiet ? 'ignore' : 'inherit';
   if (!quiet) console.error('[python-env] installing pinned Python tools into .venv (first run only)…');
   if (!existsSync(venvBin('python'))) execFileSync(python, ['-m', 'venv', venv], { stdio });
-  execFileSync(venvBin('python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirements], { stdio });
+  const pipInstall = ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', requirements];
+  execFileSync(venvBin('python'), pipInstall, { stdio });
   writeFileSync(stamp, digest);
 }
 

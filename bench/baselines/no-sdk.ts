@@ -3,11 +3,10 @@
  * GetSecretValue is signed by hand (SigV4, node:crypto) and both calls go through node:http(s) with a
  * keep-alive agent. It shows how low a cold start of this job can go on this runtime.
  */
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHash, createHmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { signatureMatches } from './auth.js';
+import { typingHandler } from './typing-handler.js';
 
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
@@ -52,28 +51,8 @@ async function getSecretValue(secretId: string): Promise<string | undefined> {
   return (JSON.parse(out.text) as { SecretString?: string }).SecretString;
 }
 
-const prefix = process.env.SECRETS_PREFIX;
-const cache = new Map<string, Promise<string | undefined>>();
-const secret = (name: string) => {
-  let value = cache.get(name);
-  if (!value) {
-    value = getSecretValue(`${prefix}/${name}`);
-    cache.set(name, value);
-  }
-  return value;
-};
-
-export async function handler(event: APIGatewayProxyEventV2) {
-  const body = event.body ?? '';
-  const keys = JSON.parse((await secret('typing-keys')) ?? '{}').keys as string[];
-  if (!signatureMatches(event.headers, body, keys)) return { statusCode: 401, body: '{"ok":false}' };
-  const request = JSON.parse(body) as { portal: string; dialogId: string; botId?: number };
-  const portal = JSON.parse((await secret(`portals/${request.portal}`)) ?? 'null') as { botId?: number; webhook: { url: string; clientId: string } };
-  const out = await post(
-    new URL(`${portal.webhook.url}imbot.chat.sendTyping.json`),
-    { 'content-type': 'application/json' },
-    JSON.stringify({ BOT_ID: request.botId ?? portal.botId, DIALOG_ID: request.dialogId, CLIENT_ID: portal.webhook.clientId }),
-  );
-  const ok = (JSON.parse(out.text) as { result?: unknown }).result === true;
-  return { statusCode: ok ? 200 : 502, body: JSON.stringify({ ok }) };
-}
+export const handler = typingHandler(getSecretValue, async (portal, params) => {
+  const url = new URL(`${portal.webhook.url}imbot.chat.sendTyping.json`);
+  const out = await post(url, { 'content-type': 'application/json' }, JSON.stringify(params));
+  return (JSON.parse(out.text) as { result?: unknown }).result === true;
+});

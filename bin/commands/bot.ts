@@ -1,9 +1,9 @@
 import { Bitrix24Error } from '../../lib/bitrix24/errors.js';
-import { isAcceptableEndpoint } from '../../lib/credentials/index.js';
+import { isAcceptableEndpoint } from '../../lib/portal/index.js';
 import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, usageError } from '../outcome.js';
-import { callPortal, modeOf } from '../portal-calls.js';
+import { callStoredPortal, modeOf } from '../portal-calls.js';
 import { requireDomain, requirePortal } from './portal.js';
 
 const register: CommandSpec = {
@@ -44,7 +44,7 @@ const register: CommandSpec = {
     }
     let botId: number;
     try {
-      const out = await ctx.progress(`Registering ${code} on ${domain}`, () => callPortal(ctx, portal, 'imbot.register', params));
+      const out = await ctx.progress(`Registering ${code} on ${domain}`, () => callStoredPortal(ctx, portal, 'imbot.register', params));
       botId = Number(out.result);
       if (!Number.isSafeInteger(botId) || botId <= 0) throw failed('INVALID_RESPONSE', `imbot.register answered without a BOT_ID`, { portal: domain });
     } catch (error) {

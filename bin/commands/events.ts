@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normalizeDomain } from '../../lib/credentials/index.js';
+import { normalizeDomain } from '../../lib/portal/index.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, notFound, usageError } from '../outcome.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { CredentialsFormatError } from '../../lib/credentials/index.js';
-import { parseTypingKeys } from '../../lib/credentials/typing-keys.js';
+import { CredentialsFormatError } from '../../lib/portal/index.js';
+import { parseTypingKeys } from '../../lib/portal/typing-keys.js';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import type { CommandGroup, CommandSpec, SecretsContext } from '../command.js';
 import { failed, notFound } from '../outcome.js';

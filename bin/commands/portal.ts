@@ -7,11 +7,11 @@ import {
   normalizeDomain,
   parsePortalCredentials,
   type PortalCredentials,
-} from '../../lib/credentials/index.js';
+} from '../../lib/portal/index.js';
 import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, notFound, usageError } from '../outcome.js';
-import { callPortal, modeOf } from '../portal-calls.js';
+import { callStoredPortal, modeOf } from '../portal-calls.js';
 
 export function requireDomain(ctx: CommandContext, option = 'domain'): string {
   const raw = stringOption(ctx.values, option);
@@ -184,7 +184,7 @@ const check: CommandSpec = {
     const method = portal.oauth ? 'app.info' : 'profile';
     const fields = { portal: domain, mode, method };
     try {
-      const out = await ctx.progress(`Calling ${method} on ${domain}`, () => callPortal(ctx, portal, method, {}));
+      const out = await ctx.progress(`Calling ${method} on ${domain}`, () => callStoredPortal(ctx, portal, method, {}));
       return {
         json: { ...fields, status: out.status, refreshed: out.refreshed },
         human: [`${ctx.out.paint('green', 'OK')} ${domain}: ${method} answered ${out.status} (${mode})`],

@@ -1,7 +1,7 @@
 import { createTypingClient, isTypingError, type TypingErrorCode } from '../../lib/client/index.js';
-import { CredentialsFormatError } from '../../lib/credentials/index.js';
-import { parseTypingKeys } from '../../lib/credentials/typing-keys.js';
-import { isServiceError } from '../../lib/errors/index.js';
+import { CredentialsFormatError } from '../../lib/portal/index.js';
+import { parseTypingKeys } from '../../lib/portal/typing-keys.js';
+import { ServiceError } from '../../lib/errors/index.js';
 import { validateDialogId } from '../../lib/imbot/send-typing.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
 import { CliError, EXIT, failed, notFound, usageError } from '../outcome.js';
@@ -55,7 +55,7 @@ const send: CommandSpec = {
     try {
       dialogId = validateDialogId(rawDialog);
     } catch (error) {
-      if (isServiceError(error)) throw usageError(`--dialog: ${error.detail}`);
+      if (error instanceof ServiceError) throw usageError(`--dialog: ${error.message}`);
       throw error;
     }
     const botId = positiveInteger(ctx, 'bot');

@@ -1,5 +1,3 @@
-import { ServiceError } from '../errors/index.js';
-
 /**
  * An error answered by a Bitrix24 portal (or its OAuth server), or met on the way to it. `code` is the
  * portal's `error` field (match on it, never on the description); transport failures use codes of our own:
@@ -37,21 +35,3 @@ export const TRANSPORT = {
   invalidResponse: 'INVALID_RESPONSE',
 } as const;
 
-
-/**
- * What a caller of this service sees when a portal call fails. Method-specific codes (e.g. `BOT_ID_ERROR`)
- * are mapped by the method's own module before this generic fallback.
- */
-export function upstreamFailure(error: Bitrix24Error): ServiceError {
-  const options = { upstreamStatus: error.status || undefined, upstreamCode: error.code, attempts: error.attempts, cause: error };
-  if (error.isRateLimited) {
-    return new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal is rate-limiting calls; retry later.', {
-      ...options,
-      retryAfterSeconds: Math.max(1, Math.ceil(error.retryAfterSeconds ?? 2)),
-    });
-  }
-  if (error.code === TRANSPORT.timeout) {
-    return new ServiceError('UPSTREAM_TIMEOUT', 'The portal did not answer in time.', options);
-  }
-  return new ServiceError('UPSTREAM_ERROR', `The portal refused the call (${error.code}).`, options);
-}

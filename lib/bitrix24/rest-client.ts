@@ -1,4 +1,5 @@
 import { Deadline, sleep } from '../deadline/index.js';
+import { parseRetryAfter } from '../retry/retry-after.js';
 import { Bitrix24Error, TRANSPORT } from './errors.js';
 
 /** Where a REST call goes: an inbound webhook, or an OAuth `client_endpoint` with an access token. */
@@ -40,14 +41,6 @@ function errorCode(error: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-function retryAfter(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
 }
 
 function urlFor(target: RestTarget, method: string): string {
@@ -110,7 +103,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
     }
     if (typeof envelope.error === 'string') {
       const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
-      throw new Bitrix24Error(envelope.error, response.status, description, retryAfter(response.headers.get('retry-after')));
+      throw new Bitrix24Error(envelope.error, response.status, description, parseRetryAfter(response.headers.get('retry-after')));
     }
     if (!response.ok || !('result' in envelope)) {
       throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, `portal answered ${response.status} without a result`);

@@ -6,7 +6,8 @@
  *
  * It depends on nothing but Node's crypto (through the shared signer), so it bundles small.
  */
-export { createTypingClient, parseRetryAfter } from './typing-client.js';
+export { createTypingClient } from './typing-client.js';
+export { parseRetryAfter } from '../retry/retry-after.js';
 export type { SendOptions, TypingClient, TypingClientOptions, TypingRequest, TypingResult } from './typing-client.js';
 export { isTypingError, isTypingErrorCode, TypingError, TYPING_ERROR_CODES } from './errors.js';
 export type { TypingErrorCode } from './errors.js';

@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '../retry/retry-after.js';
+import { isSigningKey } from '../signing/signing-key.js';
 import { signRequest } from '../signing/standard-webhooks.js';
 import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
 
@@ -43,16 +45,6 @@ export interface TypingClient {
 const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 4, baseMs: 250, capMs: 4_000, deadlineMs: 15_000 } as const;
 // Waiting only to be cut off by the deadline straight away would turn a meaningful error into TIMEOUT.
 const MIN_ATTEMPT_MS = 100;
-const KEY = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
-
-/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(header: string | null, nowMs = Date.now()): number | undefined {
-  if (header === null || header.trim() === '') return undefined;
-  const text = header.trim();
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -107,7 +99,7 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
  */
 export function createTypingClient(options: TypingClientOptions): TypingClient {
   const keys = typeof options.key === 'string' ? [options.key] : [...options.key];
-  if (keys.length === 0 || keys.some((key) => !KEY.test(key))) throw new TypeError('key must be a whsec_<base64> signing key');
+  if (keys.length === 0 || keys.some((key) => !isSigningKey(key))) throw new TypeError('key must be a whsec_<base64> signing key');
   const endpoint = endpointOf(options.url);
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;

@@ -16,6 +16,11 @@ export const DEFAULTS = {
   eventsMaxBodyBytes: 128 * 1024,
   eventsAnswerBudgetMs: 1_500,
   typingCoalesceMs: 10_000,
+  // While Secrets Manager fails, a stale value is served and the store is asked again at most this often.
+  secretsFailureBackoffMs: 5_000,
+  // Per-container memories of accepted webhook-ids and event deliveries; oldest entries go first beyond these.
+  replayGuardMaxEntries: 100_000,
+  deliveryGuardMaxEntries: 50_000,
   oauthServer: 'https://oauth.bitrix.info',
   installsEnabled: false,
   logLevel: 'info',
@@ -38,6 +43,9 @@ export interface Config {
   eventsMaxBodyBytes: number;
   eventsAnswerBudgetMs: number;
   typingCoalesceMs: number;
+  secretsFailureBackoffMs: number;
+  replayGuardMaxEntries: number;
+  deliveryGuardMaxEntries: number;
   oauthServer: string;
   installsEnabled: boolean;
   installAllowedDomains: string[];
@@ -124,6 +132,9 @@ export function loadConfig(env: Env = process.env): Config {
     eventsAnswerBudgetMs: integer(env, 'EVENTS_ANSWER_BUDGET_MS', DEFAULTS.eventsAnswerBudgetMs, 200, 10_000),
     // Well under the ~35 s the web client shows the indicator, so it never lapses for a caller who keeps asking.
     typingCoalesceMs: integer(env, 'TYPING_COALESCE_MS', DEFAULTS.typingCoalesceMs, 0, 25_000),
+    secretsFailureBackoffMs: DEFAULTS.secretsFailureBackoffMs,
+    replayGuardMaxEntries: DEFAULTS.replayGuardMaxEntries,
+    deliveryGuardMaxEntries: DEFAULTS.deliveryGuardMaxEntries,
     oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer),
     installsEnabled: flag(env, 'INSTALLS_ENABLED', DEFAULTS.installsEnabled),
     installAllowedDomains: (env.INSTALL_ALLOWED_DOMAINS ?? '')

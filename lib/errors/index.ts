@@ -59,12 +59,4 @@ export class ServiceError extends Error {
     this.upstreamCode = options.upstreamCode;
     this.attempts = options.attempts;
   }
-
-  get detail(): string {
-    return this.message;
-  }
-}
-
-export function isServiceError(error: unknown): error is ServiceError {
-  return error instanceof ServiceError;
 }

@@ -2,7 +2,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { redactSecrets } from '../logging/index.js';
 import type { BotEvent } from './bot-event.js';
 
-export const EVENT_SOURCE = 'bitrix24.imbot';
+const EVENT_SOURCE = 'bitrix24.imbot';
 
 // Keys whose values are credentials wherever they appear (`auth[...]`, `data[BOT][<id>][...]`, `[AUTH][...]`).
 const SECRET_KEY = /token|secret|password|^client_?id$|^auth$/i;

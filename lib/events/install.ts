@@ -1,6 +1,6 @@
 import { Bitrix24Error } from '../bitrix24/errors.js';
 import { refreshTokens, tokenUrlFor } from '../bitrix24/oauth.js';
-import { normalizeDomain, type Credentials, type PortalCredentials } from '../credentials/index.js';
+import { normalizeDomain, type Credentials, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import type { Logger } from '../logging/index.js';
 import type { BotEvent } from './bot-event.js';

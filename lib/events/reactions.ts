@@ -1,5 +1,5 @@
-import type { PortalClient } from '../bitrix24/portal-client.js';
-import type { PortalCredentials } from '../credentials/index.js';
+import type { PortalClient } from '../portal/portal-client.js';
+import type { PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import { sendTyping, validateDialogId, type SendTypingOutcome } from '../imbot/send-typing.js';
@@ -9,7 +9,7 @@ import type { ReplayGuard } from '../signing/replay-guard.js';
 import type { BotEvent, TypingTarget } from './bot-event.js';
 import { typingTargets } from './bot-event.js';
 
-export interface TypingResult {
+export interface EventTypingResult {
   botId: number;
   dialogId: string;
   outcome: 'OK' | 'COALESCED' | 'DUPLICATE' | string;
@@ -21,7 +21,7 @@ interface EventDeps {
   deliveries: ReplayGuard;
   logger: Logger;
   deadline: Deadline;
-  typing?: TypingCoalescer<SendTypingOutcome>;
+  coalescer?: TypingCoalescer<SendTypingOutcome>;
 }
 
 // A duplicate delivery is recognised for this long; Bitrix24 itself never redelivers.
@@ -36,7 +36,7 @@ export async function showTypingForEvent(
   event: BotEvent,
   portal: PortalCredentials,
   deps: EventDeps,
-): Promise<TypingResult[]> {
+): Promise<EventTypingResult[]> {
   const targets = typingTargets(event);
   return Promise.all(targets.map((target) => typingFor(target, event, portal, deps)));
 }
@@ -46,7 +46,7 @@ async function typingFor(
   event: BotEvent,
   portal: PortalCredentials,
   deps: EventDeps,
-): Promise<TypingResult> {
+): Promise<EventTypingResult> {
   const { botId } = target;
   let dialogId: string;
   try {
@@ -62,7 +62,7 @@ async function typingFor(
     // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
     // token goes to the stored client_endpoint only.
     const accessToken = portal.oauth ? target.accessToken : undefined;
-    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, deps.typing);
+    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, deps.coalescer);
     return { botId, dialogId, outcome: out.coalesced ? 'COALESCED' : 'OK', upstreamStatus: out.coalesced ? undefined : out.upstreamStatus };
   } catch (error) {
     // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).

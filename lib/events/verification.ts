@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Credentials, PortalCredentials } from '../credentials/index.js';
+import type { Credentials, PortalCredentials } from '../portal/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { BotEvent } from './bot-event.js';
 

@@ -22,7 +22,7 @@ export function problem(error: unknown, requestId: string): HttpResponse {
   const body: Record<string, unknown> = {
     title: known.title,
     status: known.status,
-    detail: known.detail,
+    detail: known.message,
     code: known.code,
     requestId,
   };

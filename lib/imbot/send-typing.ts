@@ -1,6 +1,7 @@
-import { Bitrix24Error, upstreamFailure } from '../bitrix24/errors.js';
-import type { PortalClient } from '../bitrix24/portal-client.js';
-import type { PortalCredentials } from '../credentials/index.js';
+import { Bitrix24Error } from '../bitrix24/errors.js';
+import { upstreamFailure } from '../portal/upstream-errors.js';
+import type { PortalClient } from '../portal/portal-client.js';
+import type { PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import { TypingCoalescer } from './typing-coalescer.js';
@@ -57,13 +58,13 @@ export async function sendTyping(
 ): Promise<SendTypingOutcome> {
   // Without BOT_ID the portal picks the calling application's first bot: fine when there is only one.
   const botId = input.botId ?? input.portal.botId;
-  if (!coalescer) return callPortal(client, input, botId, deadline);
+  if (!coalescer) return sendTypingCall(client, input, botId, deadline);
   const key = TypingCoalescer.key(input.portal.domain, botId, input.dialogId);
-  const out = await coalescer.run(key, () => callPortal(client, input, botId, deadline));
+  const out = await coalescer.run(key, () => sendTypingCall(client, input, botId, deadline));
   return out.coalesced ? { ...out.value, attempts: 0, coalesced: true } : out.value;
 }
 
-async function callPortal(client: PortalClient, input: SendTypingInput, botId: number | undefined, deadline: Deadline): Promise<SendTypingOutcome> {
+async function sendTypingCall(client: PortalClient, input: SendTypingInput, botId: number | undefined, deadline: Deadline): Promise<SendTypingOutcome> {
   const params: Record<string, unknown> = { DIALOG_ID: input.dialogId };
   if (botId !== undefined) params.BOT_ID = botId;
   // Through an inbound webhook the imbot methods need the CLIENT_ID the bot was registered with.

@@ -5,7 +5,7 @@
  * line of defence, every secret value the credentials layer loads is registered here, and any line that
  * would contain one has it replaced before it is written.
  */
-import type { LogLevel } from '../config/index.js';
+import type { Config, LogLevel } from '../config/index.js';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const REDACTED = '[redacted]';
@@ -68,4 +68,20 @@ export function createLogger(options: { level?: LogLevel; base?: LogFields; sink
     error: (m, f) => write('error', m, f),
     child: (fields) => createLogger({ level, base: { ...base, ...fields }, sink }),
   };
+}
+
+/**
+ * The logger a function uses, built once per container. Its first line tells cold starts apart in the logs and
+ * shows the settings in force (no secrets).
+ */
+export function serviceLogger(config: Config, function_: string): Logger {
+  const logger = createLogger({ level: config.logLevel, base: { service: 'bitrix24-typing', stage: config.stage } });
+  logger.info('container started', {
+    function: function_,
+    credentialsSource: config.credentialsSource.kind,
+    secretsPrefix: config.secretsPrefix,
+    installsEnabled: config.installsEnabled,
+    forwarding: config.eventBusName !== undefined,
+  });
+  return logger;
 }

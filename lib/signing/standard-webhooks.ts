@@ -1,5 +1,8 @@
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ServiceError } from '../errors/index.js';
+import { keyBytes } from './signing-key.js';
+
+export { generateSigningKey, isSigningKey } from './signing-key.js';
 
 /**
  * Request signing as in the Standard Webhooks spec (standardwebhooks.com): the signed content is
@@ -7,16 +10,6 @@ import { ServiceError } from '../errors/index.js';
  * `webhook-signature: v1,<base64>` (several, space-separated, while keys rotate).
  */
 export const HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
-const KEY_PREFIX = 'whsec_';
-
-function keyBytes(key: string): Buffer {
-  return Buffer.from(key.startsWith(KEY_PREFIX) ? key.slice(KEY_PREFIX.length) : key, 'base64');
-}
-
-export function generateSigningKey(): string {
-  return KEY_PREFIX + randomBytes(32).toString('base64');
-}
-
 function hmac(key: Buffer, id: string, timestamp: string, body: Buffer | string): Buffer {
   return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest();
 }

@@ -1,9 +1,9 @@
-import { normalizeDomain } from '../credentials/index.js';
+import { normalizeDomain } from '../portal/index.js';
 import { ServiceError } from '../errors/index.js';
 import { validateBotId, validateDialogId } from '../imbot/send-typing.js';
 
 /** The body of `POST /typing`: `{"portal": "example.bitrix24.com", "dialogId": "chat12", "botId": 39}`. */
-export interface TypingRequest {
+export interface TypingRequestBody {
   portal: string;
   dialogId: string;
   botId?: number;
@@ -11,7 +11,7 @@ export interface TypingRequest {
 
 const KNOWN_FIELDS = new Set(['portal', 'dialogId', 'botId']);
 
-export function parseTypingRequest(body: Buffer): TypingRequest {
+export function parseTypingRequest(body: Buffer): TypingRequestBody {
   let raw: unknown;
   try {
     raw = JSON.parse(body.toString('utf8'));

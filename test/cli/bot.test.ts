@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { cli } from '../support/cli.js';
-import { oauthBotOn, webhookBotOn } from '../support/fixtures.js';
+import { oauthBotOn, webhookBotOn } from '../../devtools/fixtures.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
 
 const EVENTS_URL = 'https://api.example.test/bitrix/events';

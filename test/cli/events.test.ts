@@ -2,9 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodePhpForm } from '../support/bitrix24-portal.js';
+import { decodePhpForm } from '../../sandbox/portal/index.js';
 import { cli } from '../support/cli.js';
-import { freePort } from '../support/net.js';
+import { freePort } from '../../devtools/net.js';
 import { startScriptedServer, type ScriptedServer } from '../support/scripted-server.js';
 
 let events: ScriptedServer;

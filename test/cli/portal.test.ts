@@ -2,9 +2,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { cli } from '../support/cli.js';
-import { oauthBotOn, random, webhookBotOn } from '../support/fixtures.js';
+import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
 
 let prefix: string;

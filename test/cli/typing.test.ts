@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { cli } from '../support/cli.js';
-import { webhookBotOn } from '../support/fixtures.js';
-import { freePort } from '../support/net.js';
+import { webhookBotOn } from '../../devtools/fixtures.js';
+import { freePort } from '../../devtools/net.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 

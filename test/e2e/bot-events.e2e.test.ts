@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { encodeForm, installEvent, joinEvent, messageEvent, withField, type EventFields, type EventPortal } from '../support/bot-events.js';
-import { oauthBotOn, random, webhookBotOn } from '../support/fixtures.js';
+import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
 

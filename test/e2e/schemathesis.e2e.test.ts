@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
-import { webhookBotOn } from '../support/fixtures.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
+import { webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { recordScenario } from '../support/report.js';
-import { startSigningProxy } from '../support/signing-proxy.js';
+import { startSigningProxy } from '../../devtools/signing-proxy.js';
 
 // Schemathesis drives both routes from api/openapi.yaml against the running service (serverless-offline),
 // through a proxy that signs /typing requests. Every response must be documented, and none may be a 5xx.

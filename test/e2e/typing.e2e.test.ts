@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signRequest } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
-import { oauthBotOn, webhookBotOn } from '../support/fixtures.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
+import { oauthBotOn, webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 

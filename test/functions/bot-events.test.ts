@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createBotEventsHandler } from '../../functions/bot-events.js';
-import { createRuntime } from '../../lib/runtime/index.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { botEventsDependencies, createBotEventsHandler } from '../../functions/bot-events.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import {
   commandEvent,
   deleteEvent,
@@ -15,8 +14,8 @@ import {
   type EventPortal,
 } from '../support/bot-events.js';
 import { observedBus } from '../support/event-bus.js';
-import { oauthBotOn, random, webhookBotOn } from '../support/fixtures.js';
-import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
+import { httpEvent, lambdaContext } from '../../devtools/lambda.js';
 import { captureLogger } from '../support/logs.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
 
@@ -50,12 +49,11 @@ beforeEach(() => {
 
 function eventsHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
-  const runtime = createRuntime(
+  const deps = botEventsDependencies(
     { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
     { logger: capture.logger },
-    { refreshTokens: false },
   );
-  return { handler: createBotEventsHandler(runtime), ...capture };
+  return { handler: createBotEventsHandler(deps), ...capture };
 }
 
 async function deliver(handler: ReturnType<typeof eventsHandler>['handler'], fields: EventFields | string, options: { base64?: boolean; contentType?: string } = {}) {

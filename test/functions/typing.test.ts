@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTypingHandler } from '../../functions/typing.js';
-import { createRuntime } from '../../lib/runtime/index.js';
+import { createTypingHandler, typingDependencies } from '../../functions/typing.js';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
-import { oauthBotOn, webhookBotOn } from '../support/fixtures.js';
-import { httpEvent, lambdaContext, signedTypingEvent } from '../support/lambda.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
+import { oauthBotOn, webhookBotOn } from '../../devtools/fixtures.js';
+import { httpEvent, lambdaContext, signedTypingEvent } from '../../devtools/lambda.js';
 import { captureLogger } from '../support/logs.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 
@@ -30,11 +29,11 @@ beforeEach(() => {
 
 function typingHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
-  const runtime = createRuntime(
+  const deps = typingDependencies(
     { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
     { logger: capture.logger },
   );
-  return { handler: createTypingHandler(runtime), ...capture };
+  return { handler: createTypingHandler(deps), ...capture };
 }
 
 async function call(handler: ReturnType<typeof typingHandler>['handler'], event: ReturnType<typeof httpEvent>) {

@@ -1,20 +1,19 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBotEventsHandler } from '../../functions/bot-events.js';
+import { botEventsDependencies, createBotEventsHandler } from '../../functions/bot-events.js';
 import { ServiceError } from '../../lib/errors/index.js';
 import { toBotEvent, typingTargets } from '../../lib/events/bot-event.js';
 import { FORM_LIMITS, parseFormBody } from '../../lib/events/form-body.js';
 import { sanitizeEvent } from '../../lib/events/forwarding.js';
-import { createRuntime } from '../../lib/runtime/index.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { encodeForm, messageEvent } from '../support/bot-events.js';
-import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { httpEvent, lambdaContext } from '../../devtools/lambda.js';
 import { captureLogger } from '../support/logs.js';
 import { recordScenario } from '../support/report.js';
 import { uniquePrefix } from '../support/secrets.js';
 
 /**
- * Property-based fuzzing of `POST /bitrix/events` (issue 5, "Hostile input"): the route is open to the
+ * Property-based fuzzing of `POST /bitrix/events`: the route is open to the
  * internet, so arbitrary bodies, PHP-style key structures, encodings and base64 flags must each end in a clean
  * 4xx problem answer, never a 5xx or a throw, and never a call to any portal. The handler is the real one,
  * against moto, under a secrets prefix that holds nothing: no portal and no app credentials are known.
@@ -33,16 +32,15 @@ const seen = new Map<number, number>();
 beforeAll(async () => {
   portal = await startPortal({ domain: 'fuzz.bitrix24.test' });
   const prefix = uniquePrefix();
-  const runtime = (env: Record<string, string>) =>
-    createRuntime(
+  const deps = (env: Record<string, string>) =>
+    botEventsDependencies(
       { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
       { logger: captureLogger().logger },
-      { refreshTokens: env.INSTALLS_ENABLED === 'true' },
     );
   handlers = [
-    createBotEventsHandler(runtime({})),
+    createBotEventsHandler(deps({})),
     // Installs on, our OAuth server on loopback, every fuzzed domain allowed: still no app credentials stored.
-    createBotEventsHandler(runtime({ INSTALLS_ENABLED: 'true', OAUTH_SERVER: portal.url, INSTALL_ALLOWED_DOMAINS: '*.test,*.com,*.bitrix24.com,a.b' })),
+    createBotEventsHandler(deps({ INSTALLS_ENABLED: 'true', OAUTH_SERVER: portal.url, INSTALL_ALLOWED_DOMAINS: '*.test,*.com,*.bitrix24.com,a.b' })),
   ];
 });
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { HEADERS, generateSigningKey, signRequest, verifySignature } from '../..
 import { recordScenario } from '../support/report.js';
 
 /**
- * Property-based fuzzing of the `/typing` signature verifier (issue 5, "Hostile input"). The verifier sees
+ * Property-based fuzzing of the `/typing` signature verifier. The verifier sees
  * whatever an internal caller (or anyone who can reach the route) sends: it must refuse cleanly, accept every
  * genuine signature, and refuse every tampered one.
  */

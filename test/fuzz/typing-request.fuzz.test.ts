@@ -1,20 +1,19 @@
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTypingHandler } from '../../functions/typing.js';
-import { normalizeDomain } from '../../lib/credentials/index.js';
+import { createTypingHandler, typingDependencies } from '../../functions/typing.js';
+import { normalizeDomain } from '../../lib/portal/index.js';
 import { ServiceError } from '../../lib/errors/index.js';
-import { createRuntime } from '../../lib/runtime/index.js';
 import { signRequest } from '../../lib/signing/standard-webhooks.js';
 import { parseTypingRequest } from '../../lib/typing/typing-request.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
-import { httpEvent, lambdaContext } from '../support/lambda.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
+import { httpEvent, lambdaContext } from '../../devtools/lambda.js';
 import { captureLogger } from '../support/logs.js';
 import { recordScenario } from '../support/report.js';
 import { seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 
 /**
- * Property-based fuzzing of the `/typing` JSON validator (issue 5, "Hostile input"): whatever a signed caller
+ * Property-based fuzzing of the `/typing` JSON validator: whatever a signed caller
  * sends, the answer is a 4xx problem (or 404 for a portal nobody stored), never a 5xx, a throw or a portal
  * call. The handler is the real one against moto, with a signing key seeded and no portal secret, so every
  * request passes the signature check and reaches validation.
@@ -127,11 +126,11 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
     portal = await startPortal();
     const prefix = uniquePrefix();
     [key] = (await seedTypingKeys(prefix)) as [string];
-    const runtime = createRuntime(
+    const deps = typingDependencies(
       { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000' },
       { logger: captureLogger().logger },
     );
-    handler = createTypingHandler(runtime);
+    handler = createTypingHandler(deps);
   });
   afterAll(async () => {
     await portal.close();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { encodeForm, messageEvent, type EventPortal } from '../support/bot-events.js';
-import { webhookBotOn } from '../support/fixtures.js';
+import { webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { countBy, percentile, recordScenario } from '../support/report.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';

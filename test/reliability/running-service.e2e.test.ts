@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRequest } from '../../lib/signing/standard-webhooks.js';
-import { startPortal, type FakePortal } from '../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { encodeForm, installEvent, messageEvent, withField, type EventFields, type EventPortal } from '../support/bot-events.js';
 import { observedBus } from '../support/event-bus.js';
-import { oauthBotOn, random, webhookBotOn } from '../support/fixtures.js';
+import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { recordScenario } from '../support/report.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';

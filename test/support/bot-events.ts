@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { random } from './fixtures.js';
+import { random } from '../../devtools/fixtures.js';
 
 /**
- * Bot events shaped as Bitrix24 delivers them (../shared/bitrix24-platform.md, from the REST docs' examples):
+ * Bot events shaped as Bitrix24 delivers them (from the official REST docs' examples):
  * PHP-style keys, every value a string, form-encoded the way PHP's http_build_query does it.
  */
 export type EventFields = Array<[string, string]>;

@@ -1,6 +1,6 @@
 import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { random } from './fixtures.js';
+import { random } from '../../devtools/fixtures.js';
 
 export interface ObservedBus {
   name: string;

@@ -1,7 +1,7 @@
-import { SecretStoreError, type SecretStore } from '../../lib/credentials/secret-store.js';
+import { SecretStoreError, type SecretStore } from '../../lib/secrets/secret-store.js';
 
 /**
- * An in-memory SecretStore (the port in lib/credentials/secret-store.ts) for unit tests: it records every name
+ * An in-memory SecretStore (the port in lib/secrets/secret-store.ts) for unit tests: it records every name
  * read, can be told to fail or to hold reads open, and keeps claims exclusive like the real adapters.
  */
 export class MemoryStore implements SecretStore {
@@ -32,6 +32,10 @@ export class MemoryStore implements SecretStore {
     if (this.gate) await this.gate;
     if (this.failing) throw new SecretStoreError(`store unavailable reading ${name}`);
     return this.values.get(name);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return [...this.values.keys()].filter((name) => name.startsWith(prefix)).sort();
   }
 
   async write(name: string, value: string): Promise<'written' | 'conflict'> {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, waitFor } from './net.js';
+import { freePort, waitFor } from '../../devtools/net.js';
 
 export interface OfflineService {
   url: string;

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bitrix24Error } from '../../../lib/bitrix24/errors.js';
 import { createRestClient, type RestTarget } from '../../../lib/bitrix24/rest-client.js';
 import { Deadline } from '../../../lib/deadline/index.js';
-import { startPortal, type FakePortal } from '../../support/bitrix24-portal.js';
-import { webhookBotOn, oauthBotOn } from '../../support/fixtures.js';
+import { startPortal, type FakePortal } from '../../../sandbox/portal/index.js';
+import { webhookBotOn, oauthBotOn } from '../../../devtools/fixtures.js';
 
 let portal: FakePortal;
 beforeEach(async () => {

@@ -1,9 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTypingHandler } from '../../../functions/typing.js';
-import { createRuntime } from '../../../lib/runtime/index.js';
-import { startPortal, type FakePortal, type ScriptedResponse } from '../../support/bitrix24-portal.js';
-import { random, webhookBotOn } from '../../support/fixtures.js';
-import { lambdaContext, signedTypingEvent } from '../../support/lambda.js';
+import { createTypingHandler, typingDependencies } from '../../../functions/typing.js';
+import { startPortal, type FakePortal, type ScriptedResponse } from '../../../sandbox/portal/index.js';
+import { random, webhookBotOn } from '../../../devtools/fixtures.js';
+import { lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
 import { captureLogger } from '../../support/logs.js';
 import { recordScenario } from '../../support/report.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.js';
@@ -26,7 +25,7 @@ afterEach(async () => {
 
 /**
  * A portal of its own per scenario (scripted answers left unused cannot leak into the next one), a
- * webhook bot on it, and a fresh container whose runtime reads the portal secret from moto.
+ * webhook bot on it, and a fresh container whose handler reads the portal secret from moto.
  */
 async function scenario(env: Record<string, string> = {}) {
   const portal = await startPortal({ domain: `f${random(4)}.bitrix24.test` });
@@ -34,11 +33,11 @@ async function scenario(env: Record<string, string> = {}) {
   const bot = webhookBotOn(portal, 39);
   await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
   const capture = captureLogger();
-  const runtime = createRuntime(
+  const deps = typingDependencies(
     { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: String(TIMEOUT_MS), ...env },
     { logger: capture.logger },
   );
-  const handler = createTypingHandler(runtime);
+  const handler = createTypingHandler(deps);
   const send = async (remainingMs = 10_000) => {
     const context = lambdaContext(remainingMs);
     const at = Date.now();
@@ -55,7 +54,7 @@ async function scenario(env: Record<string, string> = {}) {
   // Warm the secret cache first, so the figures below measure the portal fault alone.
   await send();
   portal.resetCalls();
-  return { portal, send, webhookUrl: bot.webhookUrl, records: capture.records, runtime };
+  return { portal, send, webhookUrl: bot.webhookUrl, records: capture.records };
 }
 
 type Answer = Awaited<ReturnType<Awaited<ReturnType<typeof scenario>>['send']>>;

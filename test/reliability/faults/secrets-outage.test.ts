@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createBotEventsHandler } from '../../../functions/bot-events.js';
-import { createTypingHandler } from '../../../functions/typing.js';
+import { botEventsDependencies, createBotEventsHandler } from '../../../functions/bot-events.js';
+import { createTypingHandler, typingDependencies } from '../../../functions/typing.js';
 import { sleep } from '../../../lib/deadline/index.js';
-import { createRuntime } from '../../../lib/runtime/index.js';
-import { startPortal, type FakePortal } from '../../support/bitrix24-portal.js';
+import { startPortal, type FakePortal } from '../../../sandbox/portal/index.js';
 import { commandEvent, encodeForm, joinEvent, messageEvent, type EventFields, type EventPortal } from '../../support/bot-events.js';
-import { startFaultProxy, type FaultMode, type FaultProxy } from '../../support/fault-proxy.js';
-import { webhookBotOn } from '../../support/fixtures.js';
-import { httpEvent, lambdaContext, signedTypingEvent } from '../../support/lambda.js';
+import { startFaultProxy, type FaultMode, type FaultProxy } from '../../../devtools/fault-proxy.js';
+import { webhookBotOn } from '../../../devtools/fixtures.js';
+import { httpEvent, lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
 import { captureLogger } from '../../support/logs.js';
 import { percentile, recordScenario } from '../../support/report.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.js';
@@ -73,14 +72,14 @@ const env = () => ({
 /** A fresh container: its own runtime, cache and SDK client. */
 function typingContainer() {
   const capture = captureLogger();
-  const runtime = createRuntime(env(), { logger: capture.logger });
-  return { handler: createTypingHandler(runtime), ...capture };
+  const deps = typingDependencies(env(), { logger: capture.logger });
+  return { handler: createTypingHandler(deps), ...capture };
 }
 
 function eventsContainer() {
   const capture = captureLogger();
-  const runtime = createRuntime(env(), { logger: capture.logger }, { refreshTokens: false });
-  return { handler: createBotEventsHandler(runtime), ...capture };
+  const deps = botEventsDependencies(env(), { logger: capture.logger });
+  return { handler: createBotEventsHandler(deps), ...capture };
 }
 
 interface Answer {

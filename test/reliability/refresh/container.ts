@@ -3,7 +3,7 @@
  * refresh-race.test.ts and started as `node <bundle>`; it shares nothing with its peers but Secrets Manager
  * (moto) and the loopback portal, exactly like two warm containers of the `/typing` function.
  *
- * Environment: what `createRuntime` reads (CREDENTIALS_SOURCE, SECRETS_PREFIX, AWS_*), plus
+ * Environment: what `typingDependencies` reads (CREDENTIALS_SOURCE, SECRETS_PREFIX, AWS_*), plus
  *   TYPING_KEY    the signing key for the request,
  *   TYPING_BODY   the `/typing` body (JSON),
  *   REMAINING_MS  the Lambda time left when the request arrives (the request's deadline).
@@ -17,9 +17,8 @@
  * exactly as in a warm Lambda container.
  */
 import { createInterface } from 'node:readline';
-import { createTypingHandler } from '../../../functions/typing.js';
-import { createRuntime } from '../../../lib/runtime/index.js';
-import { lambdaContext, signedTypingEvent } from '../../support/lambda.js';
+import { createTypingHandler, typingDependencies } from '../../../functions/typing.js';
+import { lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
 
 const required = (name: string): string => {
   const value = process.env[name];
@@ -30,7 +29,7 @@ const required = (name: string): string => {
 const key = required('TYPING_KEY');
 const body = required('TYPING_BODY');
 const remainingMs = Number(process.env.REMAINING_MS ?? 10_000);
-const handler = createTypingHandler(createRuntime(process.env));
+const handler = createTypingHandler(typingDependencies(process.env));
 
 const emit = (record: Record<string, unknown>, then?: () => void): void => {
   process.stdout.write(JSON.stringify({ ...record, pid: process.pid }) + '\n', then);

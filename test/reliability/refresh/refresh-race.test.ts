@@ -11,9 +11,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PortalCredentials } from '../../../lib/credentials/index.js';
-import { startPortal, type FakePortal, type ScriptedResponse } from '../../support/bitrix24-portal.js';
-import { oauthBotOn } from '../../support/fixtures.js';
+import type { PortalCredentials } from '../../../lib/portal/index.js';
+import { startPortal, type FakePortal, type ScriptedResponse } from '../../../sandbox/portal/index.js';
+import { oauthBotOn } from '../../../devtools/fixtures.js';
 import { countBy, percentile, recordScenario } from '../../support/report.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.js';
 

@@ -8,7 +8,7 @@ import {
 } from '../../../lib/client/index.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../../lib/errors/index.js';
 import { generateSigningKey, verifySignature } from '../../../lib/signing/standard-webhooks.js';
-import { freePort } from '../../support/net.js';
+import { freePort } from '../../../devtools/net.js';
 import { startScriptedServer, type ScriptedServer } from '../../support/scripted-server.js';
 
 let service: ScriptedServer;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig } from '../../../lib/config/index.js';
+import { ConfigError, loadConfig } from '../../../lib/config/index.js';
 
 function configError(env: Record<string, string | undefined>): ConfigError {
   try {
@@ -22,15 +22,18 @@ describe('loadConfig', () => {
       secretsPrefix: 'bitrix24-typing/dev',
       credentialsSource: { kind: 'secrets-manager' },
       signatureToleranceSeconds: 300,
-      bitrix24TimeoutMs: DEFAULTS.bitrix24TimeoutMs,
-      bitrix24MaxAttempts: DEFAULTS.bitrix24MaxAttempts,
-      secretsTimeoutMs: DEFAULTS.secretsTimeoutMs,
+      bitrix24TimeoutMs: 5_000,
+      bitrix24MaxAttempts: 3,
+      secretsTimeoutMs: 2_000,
       secretsCacheTtlSeconds: 300,
-      secretsStaleSeconds: DEFAULTS.secretsStaleSeconds,
+      secretsStaleSeconds: 900,
       typingMaxBodyBytes: 16 * 1024,
-      eventsMaxBodyBytes: DEFAULTS.eventsMaxBodyBytes,
-      eventsAnswerBudgetMs: DEFAULTS.eventsAnswerBudgetMs,
-      typingCoalesceMs: DEFAULTS.typingCoalesceMs,
+      eventsMaxBodyBytes: 128 * 1024,
+      eventsAnswerBudgetMs: 1_500,
+      typingCoalesceMs: 10_000,
+      secretsFailureBackoffMs: 5_000,
+      replayGuardMaxEntries: 100_000,
+      deliveryGuardMaxEntries: 50_000,
       oauthServer: 'https://oauth.bitrix.info',
       installsEnabled: false,
       installAllowedDomains: [],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Credentials, type PortalCredentials } from '../../../lib/credentials/index.js';
+import { Credentials, type PortalCredentials } from '../../../lib/portal/index.js';
 import { MemoryStore } from '../../support/memory-store.js';
 import { ServiceError } from '../../../lib/errors/index.js';
 import type { BotEvent, EventAuth } from '../../../lib/events/bot-event.js';

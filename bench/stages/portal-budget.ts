@@ -1,0 +1,150 @@
+/**
+ * Portal budget: how many REST calls the service spends on a portal. Bitrix24 meters calls per portal with a
+ * leaky bucket (burst 50, drain 2/s here); the loopback portal enforces the same.
+ */
+import type { BenchContext } from '../context.js';
+import { check, sectionRows, type Row, type StageReport } from '../report.js';
+import { fmt, percentile } from '../stats.js';
+import { TARGET } from '../targets.js';
+import type { Sent } from '../worker.js';
+
+const BUCKET = { burst: 50, drainPerSecond: 2 };
+const row = sectionRows('Portal budget');
+
+export async function portalBudget(bench: BenchContext): Promise<StageReport> {
+  const repeated = await repeatedTyping(bench);
+  // 200 requests over 20 dialogs, all at once, against the real bucket.
+  const dialogs = Array.from({ length: 200 }, (_, i) => `chat${900 + (i % 20)}`);
+  const burst = await burstOnOneContainer(bench, dialogs);
+  const spread = await burstOverTenContainers(bench, dialogs);
+  return {
+    rows: [...repeated.rows, ...burst, spread],
+    details: [
+      `### Portal budget\n\n${repeated.details}Burst: 200 signed requests signed up front and handed to the handler at once (\`Promise.all\`) in one warm container, dialogs \`chat900\`…\`chat919\` round-robin, against a portal enforcing the leaky bucket (burst 50, drain 2/s). "Time to its portal call" is, per request, the time from its arrival to the first successful portal call for its dialog made at or after it (0 when the call was already made inside the coalescing window).`,
+    ],
+  };
+}
+
+/**
+ * One request every 100 ms for 30 s for one dialog, compressed 10×: the window, the spacing and the duration
+ * are all divided by 10 and the measured gaps multiplied back.
+ */
+async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; details: string }> {
+  const defaultWindowMs = Number(bench.typingEnv.TYPING_COALESCE_MS || 10_000);
+  const scale = 10;
+  const windowMs = defaultWindowMs / scale;
+  const spacing = 100 / scale;
+  const count = 30_000 / 100;
+  const repeat = await bench.seedPortal({ ...BUCKET, domain: 'repeat.bitrix24.test' });
+  const container = await bench.startContainer({ env: { TYPING_COALESCE_MS: String(windowMs) } });
+  bench.say('  repeated typing for one dialog…');
+  const command = { cmd: 'sequential' as const, target: repeat.target, count, spacingMs: spacing, dialog: 'chat77' };
+  const run = await container.run<{ sent: Sent[]; elapsedMs: number }>(command);
+  await container.stop();
+  const calls = repeat.portal.calls.filter((c) => c.method === 'imbot.chat.sendTyping');
+  const good = calls.filter((c) => c.status === 200).map((c) => c.at);
+  const first = run.sent[0]!.sentAt;
+  const last = run.sent.at(-1)!.sentAt;
+  const inFirstWindow = good.filter((at) => at < first + windowMs).length;
+  const marks = [first, ...good, last];
+  let longest = 0;
+  for (let i = 1; i < marks.length; i += 1) longest = Math.max(longest, marks[i]! - marks[i - 1]!);
+  const longestSeconds = (longest * scale) / 1000;
+  const okRepeat = run.sent.filter((s) => s.status === 200).length;
+  const expectedCalls = Math.ceil(30_000 / defaultWindowMs);
+  const scaled = good.map((at) => (((at - first) * scale) / 1000).toFixed(2)).join(', ');
+  return {
+    rows: [
+      row(
+        `one dialog, 1 request / 100 ms for 30 s (compressed ${scale}×, TYPING_COALESCE_MS ${defaultWindowMs} → ${windowMs}): portal calls in the first window`,
+        `${inFirstWindow} (of ${calls.length} in 30 s; ${okRepeat}/${count} × 200)`,
+        '1 per window',
+        check(inFirstWindow === 1 && good.length <= expectedCalls && calls.length === good.length && okRepeat === count),
+      ),
+      row(
+        'longest gap between real portal calls while the caller keeps asking (scaled back)',
+        `${longestSeconds.toFixed(2)} s`,
+        `< ${TARGET.indicatorLapseSeconds} s (indicator never lapses)`,
+        check(longestSeconds < TARGET.indicatorLapseSeconds),
+      ),
+    ],
+    details: `Repeated typing: one warm container, one dialog, ${count} requests ${spacing} ms apart with \`TYPING_COALESCE_MS=${windowMs}\`: the production schedule (every 100 ms for 30 s, 10 s window) compressed ${scale}× in real time; gaps are multiplied back by ${scale}. Portal calls at (scaled, s after the first request): ${scaled}.\n\n`,
+  };
+}
+
+async function burstOnOneContainer(bench: BenchContext, dialogs: string[]): Promise<Row[]> {
+  const bucket = await bench.seedPortal({ ...BUCKET, domain: 'burst.bitrix24.test' });
+  const container = await bench.startContainer();
+  bench.say('  200-request burst, one container…');
+  const burst = await container.run<{ sent: Sent[] }>({ cmd: 'concurrent', target: bucket.target, dialogs });
+  await container.stop();
+  const summary = burstSummary(burst.sent, bucket.portal.calls);
+  return [
+    row(
+      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}`,
+      `${summary.calls} calls, ${summary.rateLimited} × 429`,
+      '0 × 429',
+      check(summary.rateLimited === 0),
+    ),
+    row(
+      'latest request → its portal call (p50 / max)',
+      `${fmt.ms(summary.toCallP50)} / ${fmt.ms(summary.toCallMax)}`,
+      '–',
+      'info',
+    ),
+  ];
+}
+
+/**
+ * The same burst as Lambda would spread it: concurrent requests land on separate containers, whose
+ * coalescers know nothing of each other. Ten containers, each seeing all 20 dialogs once.
+ */
+async function burstOverTenContainers(bench: BenchContext, dialogs: string[]): Promise<Row> {
+  const spread = await bench.seedPortal({ ...BUCKET, domain: 'spread.bitrix24.test' });
+  bench.say('  200-request burst, ten containers…');
+  const containers = await Promise.all(Array.from({ length: 10 }, () => bench.startContainer()));
+  const shares = await Promise.all(
+    containers.map((c, k) =>
+      c.run<{ sent: Sent[] }>({ cmd: 'concurrent', target: spread.target, dialogs: dialogs.slice(k * 20, k * 20 + 20) }),
+    ),
+  );
+  await Promise.all(containers.map((c) => c.stop()));
+  const summary = burstSummary(
+    shares.flatMap((s) => s.sent),
+    spread.portal.calls,
+  );
+  return row(
+    `the same burst over 10 containers (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}`,
+    `${summary.calls} calls, ${summary.rateLimited} × 429`,
+    '– (per-container coalescing)',
+    'info',
+  );
+}
+
+function burstSummary(
+  sent: Sent[],
+  portalCalls: Array<{ method: string; at: number; status: number; params: Record<string, unknown> }>,
+) {
+  const calls = portalCalls.filter((c) => c.method === 'imbot.chat.sendTyping');
+  const good = calls.filter((c) => c.status === 200);
+  const statusCounts = new Map<number, number>();
+  for (const s of sent) statusCounts.set(s.status, (statusCounts.get(s.status) ?? 0) + 1);
+  const toCall = sent.map((s) => {
+    const served = good.filter((c) => String(c.params.DIALOG_ID) === s.dialog).map((c) => c.at);
+    const after = served.filter((at) => at >= s.sentAt);
+    if (after.length) return Math.min(...after) - s.sentAt;
+    return served.length ? 0 : NaN;
+  });
+  const answered = toCall.filter((ms) => Number.isFinite(ms));
+  return {
+    calls: calls.length,
+    refused: calls.filter((c) => c.status === 503).length,
+    rateLimited: sent.filter((s) => s.status === 429).length,
+    statuses: [...statusCounts]
+      .sort((a, b) => a[0] - b[0])
+      .map(([status, n]) => `${n} × ${status}`)
+      .join(', '),
+    toCallP50: percentile(answered, 50),
+    toCallMax: answered.length ? Math.max(...answered) : NaN,
+  };
+}

@@ -1,0 +1,148 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import { ServiceError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { registerSecret } from '../logging/index.js';
+import { createFileStore } from '../secrets/file-store.js';
+import { SecretCache } from '../secrets/secret-cache.js';
+import { SecretStoreError, type SecretStore } from '../secrets/secret-store.js';
+import { createSecretsManagerStore } from '../secrets/secrets-manager-store.js';
+import { CredentialsFormatError, normalizeDomain, parsePortalCredentials, type PortalCredentials } from './portal-credentials.js';
+import { parseTypingKeys } from './typing-keys.js';
+
+export interface AppCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Secret names under the service's prefix; IAM grants access to `<prefix>/*` and nothing else. */
+export function secretNames(prefix: string) {
+  return {
+    portal: (domain: string) => `${prefix}/portals/${domain}`,
+    typingKeys: `${prefix}/typing-keys`,
+    app: `${prefix}/app`,
+  };
+}
+
+/** A deterministic Secrets Manager ClientRequestToken (32–64 chars) that reveals nothing of its input. */
+export function versionKey(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex');
+}
+
+/**
+ * The service's view of its secrets: portals by domain, the signing keys of `/typing`, and the OAuth
+ * application's own credentials. Reads go through a per-container cache; parse results are memoised per raw
+ * value so a warm request does no JSON work.
+ */
+export class Credentials {
+  readonly names: ReturnType<typeof secretNames>;
+  /** Identifies this container in refresh claims. */
+  readonly owner = randomUUID();
+  private readonly cache: SecretCache;
+  private readonly parsed = new Map<string, { raw: string; value: unknown }>();
+
+  constructor(
+    readonly store: SecretStore,
+    prefix: string,
+    private readonly logger: Logger,
+    cacheOptions: { ttlMs: number; staleMs: number; failureBackoffMs?: number; now?: () => number },
+  ) {
+    this.names = secretNames(prefix);
+    this.cache = new SecretCache(store, { ...cacheOptions, logger });
+  }
+
+  static fromConfig(config: Config, logger: Logger, store?: SecretStore): Credentials {
+    const chosen =
+      store ??
+      (config.credentialsSource.kind === 'file'
+        ? createFileStore(config.credentialsSource.path)
+        : createSecretsManagerStore({ timeoutMs: config.secretsTimeoutMs }));
+    return new Credentials(chosen, config.secretsPrefix, logger, {
+      ttlMs: config.secretsCacheTtlSeconds * 1000,
+      staleMs: config.secretsStaleSeconds * 1000,
+      failureBackoffMs: config.secretsFailureBackoffMs,
+    });
+  }
+
+  private async read<T>(name: string, parse: (raw: string, name: string) => T, fresh = false): Promise<T | undefined> {
+    let raw: string | undefined;
+    try {
+      raw = await this.cache.get(name, { fresh });
+    } catch (error) {
+      if (error instanceof SecretStoreError) {
+        this.logger.error('secret store unavailable', { secret: name, error });
+        throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials are unavailable right now; retry shortly.', {
+          retryAfterSeconds: 5,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (raw === undefined) return undefined;
+    const memo = this.parsed.get(name);
+    if (memo && memo.raw === raw) return memo.value as T;
+    try {
+      const value = parse(raw, name);
+      this.parsed.set(name, { raw, value });
+      return value;
+    } catch (error) {
+      if (error instanceof CredentialsFormatError) {
+        this.logger.error('secret is malformed', { secret: name, reason: error.message });
+        throw new ServiceError('INTERNAL_ERROR', 'Stored credentials are malformed; the operators have been told.', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** The portal's credentials, or `undefined` when no secret exists for that domain. */
+  async portal(domain: string, { fresh = false } = {}): Promise<PortalCredentials | undefined> {
+    const normalized = normalizeDomain(domain);
+    if (!normalized) return undefined;
+    return this.read(this.names.portal(normalized), parsePortalCredentials, fresh);
+  }
+
+  async typingKeys(): Promise<string[]> {
+    const keys = await this.read(this.names.typingKeys, parseTypingKeys);
+    if (!keys) {
+      this.logger.error('typing keys secret is missing', { secret: this.names.typingKeys });
+      throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Signing keys are not configured.', { retryAfterSeconds: 60 });
+    }
+    return keys;
+  }
+
+  async app(): Promise<AppCredentials | undefined> {
+    return this.read(this.names.app, (raw, name) => {
+      const value = JSON.parse(raw) as Partial<AppCredentials>;
+      if (typeof value.clientId !== 'string' || typeof value.clientSecret !== 'string' || !value.clientId || !value.clientSecret) {
+        throw new CredentialsFormatError(`secret ${name}: needs clientId and clientSecret`);
+      }
+      registerSecret(value.clientSecret);
+      return { clientId: value.clientId, clientSecret: value.clientSecret };
+    });
+  }
+
+  /** Stores a portal's credentials as a new version; with `key`, only the first writer of that key wins. */
+  async savePortal(portal: PortalCredentials, options: { key?: string; timeoutMs?: number } = {}): Promise<'written' | 'conflict'> {
+    const name = this.names.portal(portal.domain);
+    const raw = JSON.stringify(portal);
+    // Validate before writing: a malformed secret would break every later request for this portal. Parsing also
+    // registers the new secrets with the log redactor.
+    parsePortalCredentials(raw, name);
+    let outcome: 'written' | 'conflict';
+    try {
+      outcome = await this.store.write(name, raw, { versionKey: options.key, timeoutMs: options.timeoutMs });
+    } catch (error) {
+      if (error instanceof SecretStoreError) {
+        throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials could not be stored.', { retryAfterSeconds: 5, cause: error });
+      }
+      throw error;
+    }
+    if (outcome === 'written') this.cache.set(name, raw);
+    return outcome;
+  }
+
+  /** Keeps a value this container holds (e.g. a rotated pair it could not store) until the next TTL. */
+  remember(portal: PortalCredentials): void {
+    this.cache.set(this.names.portal(portal.domain), JSON.stringify(portal));
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The portal layer: the one place that joins the Bitrix24 wire protocol (`lib/bitrix24`) with secret storage
+ * (`lib/secrets`). Stored portal credentials and typing keys, OAuth token rotation across containers, REST calls
+ * on behalf of a stored portal, and the mapping of portal failures to the service's errors.
+ */
+export * from './credentials.js';
+export * from './portal-credentials.js';
+export * from './portal-client.js';
+export { parseTypingKeys } from './typing-keys.js';
+export { rotateAccessToken } from './token-rotation.js';
+export { upstreamFailure } from './upstream-errors.js';

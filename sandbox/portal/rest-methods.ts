@@ -1,0 +1,52 @@
+/** The REST methods the portal knows, by lower-case name: the imbot methods, `app.info` and `profile`.
+ * Source tags are listed in index.ts. */
+import type { PortalAuth } from './auth.js';
+import { register, sendTyping, type PortalBots } from './imbot-methods.js';
+import type { MethodHandler } from './rest-protocol.js';
+
+export interface RestMethod {
+  /** The name as the documentation spells it; calls are recorded under it. */
+  name: string;
+  run: MethodHandler;
+}
+
+export type RestMethods = ReadonlyMap<string, RestMethod>;
+
+function appInfo(auth: PortalAuth): MethodHandler {
+  return (caller) => {
+    // With a webhook there is no application: only SCOPE and LICENSE [docs].
+    if (caller.via === 'webhook') return { SCOPE: ['im', 'imbot'], LICENSE: 'en_project' };
+    const app = auth.app(caller.clientId);
+    return {
+      ID: app?.id ?? 0,
+      CODE: caller.clientId,
+      VERSION: 1,
+      STATUS: 'L',
+      INSTALLED: true,
+      PAYMENT_EXPIRED: 'N',
+      DAYS: null,
+      LANGUAGE_ID: 'en',
+      LICENSE: 'en_project',
+    };
+  };
+}
+
+const profile: MethodHandler = (caller) => ({
+  ID: String(caller.userId),
+  ADMIN: true,
+  NAME: 'Sandbox',
+  LAST_NAME: 'User',
+  PERSONAL_GENDER: '',
+  TIME_ZONE: '',
+});
+
+export function restMethods(auth: PortalAuth, bots: PortalBots): RestMethods {
+  return new Map(
+    [
+      { name: 'imbot.chat.sendTyping', run: sendTyping(bots) },
+      { name: 'imbot.register', run: register(bots) },
+      { name: 'app.info', run: appInfo(auth) },
+      { name: 'profile', run: profile },
+    ].map((m) => [m.name.toLowerCase(), m]),
+  );
+}

@@ -1,0 +1,157 @@
+/** The portal's HTTP server: it listens on loopback, routes each request to the OAuth or the REST endpoint and
+ * hands back the handle tests and the simulator hold. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { PortalAuth, randomHex } from './auth.js';
+import { Delivery } from './delivery.js';
+import { ScriptedFaults } from './faults.js';
+import { readBody } from './form-body.js';
+import { PortalBots } from './imbot-methods.js';
+import { LeakyBucket } from './leaky-bucket.js';
+import { oauthServer } from './oauth-server.js';
+import { restEndpoint } from './rest-endpoint.js';
+import { restMethods } from './rest-methods.js';
+import { JSON_TYPE, type InboundRequest } from './rest-protocol.js';
+import { OAUTH_TOKEN_PATH, type FakePortal, type PortalCall, type PortalOptions, type RefreshCall } from './types.js';
+
+interface Listener {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+interface Endpoints {
+  rest: (request: InboundRequest) => void;
+  oauth: (request: InboundRequest) => void;
+}
+
+/** What the handle reads and changes: the portal's name and addresses, its state and its records. */
+interface PortalParts {
+  listener: Listener;
+  domain: string;
+  memberId: string;
+  clientEndpoint: string;
+  oauthUrl: string;
+  tokenTtlSeconds: number;
+  auth: PortalAuth;
+  bots: PortalBots;
+  faults: ScriptedFaults;
+  delivery: Delivery;
+  calls: PortalCall[];
+  refreshCalls: RefreshCall[];
+}
+
+async function listenOnLoopback(port: number): Promise<Listener> {
+  const server = createServer();
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const close = async (): Promise<void> => {
+    const done = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive and half-answered sockets would hold close() open; end them so tests never hang.
+    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+    await done;
+  };
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
+}
+
+async function route(endpoints: Endpoints, baseUrl: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const startedMs = Date.now();
+  const url = new URL(req.url ?? '/', baseUrl);
+  const bodyText = await readBody(req);
+  const path = url.pathname;
+  const request = { req, res, url, bodyText, startedMs };
+  if (path === OAUTH_TOKEN_PATH || path === OAUTH_TOKEN_PATH.slice(0, -1)) endpoints.oauth(request);
+  else endpoints.rest(request);
+}
+
+function serve(listener: Listener, endpoints: Endpoints): void {
+  listener.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(endpoints, listener.url, req, res).catch((error: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': JSON_TYPE });
+        res.end(JSON.stringify({ error: 'INTERNAL_SERVER_ERROR', error_description: String(error) }));
+      }
+    });
+  });
+}
+
+function portalHandle(parts: PortalParts): FakePortal {
+  const { listener, auth, bots, faults, delivery, calls, refreshCalls } = parts;
+  let closed = false;
+  return {
+    url: listener.url,
+    domain: parts.domain,
+    memberId: parts.memberId,
+    clientEndpoint: parts.clientEndpoint,
+    oauthUrl: parts.oauthUrl,
+    serverEndpoint: parts.clientEndpoint,
+    calls,
+    refreshCalls,
+    bots: bots.byId,
+    typingCalls: () => calls.filter((call) => call.method === 'imbot.chat.sendTyping' && call.status === 200),
+    addWebhook({ userId = 1, code = randomHex(8) } = {}) {
+      auth.addWebhook(userId, code);
+      return `${listener.url}/rest/${userId}/${code}/`;
+    },
+    addBot: (bot) => bots.add(bot),
+    addApp({ clientId, clientSecret, applicationToken = randomHex(16) }) {
+      auth.addApp(clientId, clientSecret, applicationToken);
+    },
+    issueTokens(appClientId, { userId = 1, expiresInSeconds = parts.tokenTtlSeconds } = {}) {
+      if (!auth.app(appClientId)) throw new Error(`unknown app ${appClientId}: call addApp first`);
+      return auth.issue(appClientId, userId, expiresInSeconds);
+    },
+    expireAccessTokens: () => auth.expireAccessTokens(),
+    script: (method, responses) => faults.script(method, responses),
+    setLatency: (ms) => delivery.setLatency(ms),
+    resetCalls() {
+      calls.length = 0;
+      refreshCalls.length = 0;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      delivery.stop();
+      await listener.close();
+    },
+  };
+}
+
+export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal> {
+  const memberId = opts.memberId ?? randomHex(16);
+  const tokenTtlSeconds = opts.accessTokenTtlSeconds ?? 3600;
+  const bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSecond ?? 2);
+  const auth = new PortalAuth();
+  const bots = new PortalBots();
+  const faults = new ScriptedFaults();
+  const delivery = new Delivery();
+  const calls: PortalCall[] = [];
+  const refreshCalls: RefreshCall[] = [];
+  const record = (call: PortalCall): void => {
+    calls.push(call);
+    try {
+      opts.onCall?.(call);
+    } catch {
+      // A failing printer must not take the portal down.
+    }
+  };
+
+  const listener = await listenOnLoopback(opts.port ?? 0);
+  const clientEndpoint = `${listener.url}/rest/`;
+  const oauthUrl = `${listener.url}${OAUTH_TOKEN_PATH}`;
+  serve(listener, {
+    rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, faults, delivery, record }),
+    oauth: oauthServer({ auth, faults, delivery, refreshCalls, tokenTtlSeconds, clientEndpoint, memberId, oauthUrl }),
+  });
+  const domain = opts.domain ?? 'sandbox.bitrix24.test';
+  const addresses = { listener, domain, memberId, clientEndpoint, oauthUrl };
+  return portalHandle({ ...addresses, tokenTtlSeconds, auth, bots, faults, delivery, calls, refreshCalls });
+}

@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FakePortal } from '../../../sandbox/portal/index.js';
+import { closeStartedPortals, getJson, portal, postForm, postJson, seeded } from './portal-scene.js';
+
+afterEach(closeStartedPortals);
+
+describe('OAuth refresh', () => {
+  function refreshUrl(p: FakePortal, q: Record<string, string>): string {
+    return `${p.oauthUrl}?${new URLSearchParams({ grant_type: 'refresh_token', ...q }).toString()}`;
+  }
+
+  it('serves the refresh URL derived from server_endpoint', async () => {
+    // Prepare
+    const p = await portal();
+
+    // Assess
+    expect(new URL('/oauth/token/', p.serverEndpoint).toString()).toBe(p.oauthUrl);
+  });
+
+  it('rotates the pair: new tokens work, the old access token becomes invalid_token, the old refresh token invalid_grant', async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+
+    // Act
+    const refreshed = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }));
+    const oldAccess = await postJson(`${p.clientEndpoint}profile`, { auth: tokens.accessToken });
+    const newAccess = await postJson(`${p.clientEndpoint}profile`, { auth: refreshed.body.access_token });
+    const reused = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }));
+
+    // Assess
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({
+      access_token: expect.any(String),
+      refresh_token: expect.any(String),
+      expires: expect.any(Number),
+      expires_in: 3600,
+      client_endpoint: p.clientEndpoint,
+      server_endpoint: p.serverEndpoint,
+      member_id: p.memberId,
+      scope: expect.any(String),
+      status: expect.any(String),
+      user_id: 1,
+      domain: new URL(p.oauthUrl).host,
+    });
+    expect(oldAccess.body.error).toBe('invalid_token');
+    expect(newAccess.status).toBe(200);
+    expect(reused.status).toBe(400);
+    expect(reused.body).toEqual({ error: 'invalid_grant' });
+    expect(p.refreshCalls.map((c) => [c.clientId, c.ok, c.error])).toEqual([['app.one', true, undefined], ['app.one', false, 'invalid_grant']]);
+    expect(p.calls.every((c) => c.method === 'profile')).toBe(true);
+  });
+
+  it('refreshes after expireAccessTokens() through a form POST', async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+    p.expireAccessTokens();
+
+    // Act
+    const refreshed = await postForm(p.oauthUrl, new URLSearchParams({ grant_type: 'refresh_token', client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }).toString());
+    const call = await postJson(`${p.clientEndpoint}profile`, { auth: refreshed.body.access_token });
+
+    // Assess
+    expect(refreshed.status).toBe(200);
+    expect(call.status).toBe(200);
+  });
+
+  it('answers 401 invalid_client to an unknown client or a wrong secret', async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+
+    // Act
+    const unknown = await getJson(refreshUrl(p, { client_id: 'nobody', client_secret: 'x', refresh_token: tokens.refreshToken }));
+    const badSecret = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 'wrong', refresh_token: tokens.refreshToken }));
+
+    // Assess
+    for (const reply of [unknown, badSecret]) {
+      expect(reply.status).toBe(401);
+      expect(reply.body).toEqual({ error: 'invalid_client' });
+    }
+    expect(p.refreshCalls.map((c) => c.error)).toEqual(['invalid_client', 'invalid_client']);
+  });
+
+  it("answers invalid_grant to an unknown refresh token and to another app's token", async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+
+    // Act
+    const unknown = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: 'nope' }));
+    const foreign = await getJson(refreshUrl(p, { client_id: 'app.two', client_secret: 'other', refresh_token: tokens.refreshToken }));
+
+    // Assess
+    expect([unknown.body.error, foreign.body.error]).toEqual(['invalid_grant', 'invalid_grant']);
+  });
+
+  it('resetCalls() forgets calls and refreshes', async () => {
+    // Prepare
+    const { p, hook } = await seeded();
+    await postJson(`${hook}profile`, {});
+    await getJson(refreshUrl(p, { client_id: 'x', client_secret: 'y', refresh_token: 'z' }));
+
+    // Act
+    p.resetCalls();
+
+    // Assess
+    expect(p.calls).toEqual([]);
+    expect(p.refreshCalls).toEqual([]);
+  });
+});

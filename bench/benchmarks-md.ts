@@ -17,7 +17,9 @@ export function writeBenchmarks(root: string, reports: StageReport[], host: Mach
   const fails = rows.filter((r) => r.status === 'FAIL');
   writeFileSync(join(root, 'bench', 'cold-warm.svg'), coldWarmSvg(chart, host));
   writeFileSync(join(root, 'BENCHMARKS.md'), benchmarksMarkdown(rows, details, host, options));
-  say(`wrote BENCHMARKS.md and bench/cold-warm.svg; ${rows.filter((r) => r.status === 'PASS').length} PASS, ${fails.length} FAIL`);
+  say(
+    `wrote BENCHMARKS.md and bench/cold-warm.svg; ${rows.filter((r) => r.status === 'PASS').length} PASS, ${fails.length} FAIL`,
+  );
   for (const fail of fails) say(`FAIL: ${fail.section}: ${fail.measure}: ${fail.value} (target ${fail.target})`);
   return fails.length > 0 ? 1 : 0;
 }

@@ -13,20 +13,40 @@ export interface ServiceConfig {
 
 // serverless-esbuild strips these plugin options before handing the rest to esbuild (its bundle.ts).
 const PLUGIN_ONLY = [
-  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
-  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder',
-  'nodeExternals', 'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext',
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
 ];
 
 /** Resolves serverless.yml exactly as the deploy does (variables included), with no tuning knobs from this shell. */
 export function loadServiceConfig(root: string, stage: string): ServiceConfig {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? root };
-  const text = execFileSync(process.execPath, [join(root, 'node_modules', 'osls', 'bin', 'serverless.js'), 'print', '--format', 'json', '--stage', stage], {
-    cwd: root,
-    env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const text = execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'osls', 'bin', 'serverless.js'), 'print', '--format', 'json', '--stage', stage],
+    {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const config = JSON.parse(text) as {
     custom: { esbuild: Record<string, unknown> };
     provider: { runtime: string; memorySize?: number; environment?: Record<string, string> };
@@ -36,7 +56,12 @@ export function loadServiceConfig(root: string, stage: string): ServiceConfig {
   for (const [name, fn] of Object.entries(config.functions)) {
     functions[name] = { handler: fn.handler, environment: { ...config.provider.environment, ...fn.environment } };
   }
-  return { esbuild: config.custom.esbuild, runtime: config.provider.runtime, memorySize: config.provider.memorySize ?? 1024, functions };
+  return {
+    esbuild: config.custom.esbuild,
+    runtime: config.provider.runtime,
+    memorySize: config.provider.memorySize ?? 1024,
+    functions,
+  };
 }
 
 /**
@@ -45,7 +70,15 @@ export function loadServiceConfig(root: string, stage: string): ServiceConfig {
  * into `external`, and `.mjs` through `outExtension`.
  */
 export function serverlessEsbuildOptions(custom: Record<string, unknown>): BuildOptions {
-  const merged: Record<string, unknown> = { bundle: true, target: 'node18', external: [], exclude: ['aws-sdk'], platform: 'node', outputFileExtension: '.js', ...custom };
+  const merged: Record<string, unknown> = {
+    bundle: true,
+    target: 'node18',
+    external: [],
+    exclude: ['aws-sdk'],
+    platform: 'node',
+    outputFileExtension: '.js',
+    ...custom,
+  };
   const exclude = (merged.exclude as string[]).filter((x) => typeof x === 'string');
   const options: Record<string, unknown> = { ...merged };
   for (const key of PLUGIN_ONLY) delete options[key];
@@ -64,11 +97,24 @@ export interface BuiltBundle {
 }
 
 /** Builds `entry` (relative to root) the way serverless-esbuild does, into `outRoot/<dir of entry>/`. */
-export async function buildLikeServerless(root: string, options: BuildOptions, entry: string, outRoot: string, name: string): Promise<BuiltBundle> {
+export async function buildLikeServerless(
+  root: string,
+  options: BuildOptions,
+  entry: string,
+  outRoot: string,
+  name: string,
+): Promise<BuiltBundle> {
   const outdir = join(outRoot, dirname(entry));
   mkdirSync(outdir, { recursive: true });
   // A metafile changes nothing in the output; it is only read for the size breakdown.
-  const result = await build({ ...options, absWorkingDir: root, entryPoints: [entry], outdir, metafile: true, logLevel: 'warning' });
+  const result = await build({
+    ...options,
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outdir,
+    metafile: true,
+    logLevel: 'warning',
+  });
   const ext = (options.outExtension as Record<string, string> | undefined)?.['.js'] ?? '.js';
   const file = join(outdir, basename(entry).replace(/\.[cm]?[jt]s$/, '') + ext);
   let mapBytes = 0;

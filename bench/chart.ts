@@ -38,8 +38,12 @@ function barChartSvg(title: string, subtitle: string, groups: BarGroup[]): strin
     const max = Math.max(...group.bars.map((b) => b.value), 1e-9);
     for (const bar of group.bars) {
       const w = Math.max(1, (bar.value / max) * barArea);
-      out.push(`<text x="${labelWidth - 8}" y="${y + barHeight - 6}" text-anchor="end" class="l">${esc(bar.label)}</text>`);
-      out.push(`<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" class="${bar.highlight ? 'ours' : 'other'}"/>`);
+      out.push(
+        `<text x="${labelWidth - 8}" y="${y + barHeight - 6}" text-anchor="end" class="l">${esc(bar.label)}</text>`,
+      );
+      out.push(
+        `<rect x="${labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" class="${bar.highlight ? 'ours' : 'other'}"/>`,
+      );
       const value = `${bar.value.toFixed(bar.value >= 100 ? 0 : bar.value >= 10 ? 1 : 2)} ${group.unit}${bar.note ? `  ${bar.note}` : ''}`;
       out.push(`<text x="${labelWidth + w + 6}" y="${y + barHeight - 6}" class="v">${esc(value)}</text>`);
       y += barHeight + gap;

@@ -31,7 +31,12 @@ export interface ColdResult {
  * peak RSS (`process.resourceUsage().maxRSS`). Bare Node is `node -e 0`, timed spawn → exit; its RSS comes
  * from a second process that only prints maxRSS (one `-e` statement more).
  */
-function runOnce(invokeFile: string, variant: ColdVariant, event: APIGatewayProxyEventV2, profileDir?: string): Promise<ColdRun> {
+function runOnce(
+  invokeFile: string,
+  variant: ColdVariant,
+  event: APIGatewayProxyEventV2,
+  profileDir?: string,
+): Promise<ColdRun> {
   return new Promise((resolve) => {
     const bare = variant.bundle === undefined;
     const profile = !bare && profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${profileDir}/${variant.name}`] : [];
@@ -64,14 +69,23 @@ function runOnce(invokeFile: string, variant: ColdVariant, event: APIGatewayProx
     child.on('exit', (code) => {
       if (bare) wallMs = performance.now() - started;
       const ok = bare ? code === 0 : status === 200 && Number.isFinite(rssKiB);
-      resolve({ wallMs, rssMiB: rssKiB / 1024, ok, ...(ok ? {} : { detail: `exit ${code}, status ${status}: ${stderr.trim().slice(-400)}` }) });
+      resolve({
+        wallMs,
+        rssMiB: rssKiB / 1024,
+        ok,
+        ...(ok ? {} : { detail: `exit ${code}, status ${status}: ${stderr.trim().slice(-400)}` }),
+      });
     });
   });
 }
 
 function bareRss(env: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', "process.stdout.write('BENCH_RSS ' + process.resourceUsage().maxRSS + '\\n')"], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(
+      process.execPath,
+      ['-e', "process.stdout.write('BENCH_RSS ' + process.resourceUsage().maxRSS + '\\n')"],
+      { env, stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     child.on('exit', () => resolve(Number(/BENCH_RSS (\d+)/.exec(out)?.[1] ?? NaN) / 1024));
@@ -92,7 +106,13 @@ export async function measureColdStarts(input: {
   /** Diagnostic mode: each bundle run writes a V8 CPU profile under `<profileDir>/<variant>/` (times are perturbed). */
   profileDir?: string;
 }): Promise<ColdResult[]> {
-  const results = input.variants.map((variant) => ({ variant, runs: [] as ColdRun[], wallMs: [] as number[], rssMiB: [] as number[], failures: [] as string[] }));
+  const results = input.variants.map((variant) => ({
+    variant,
+    runs: [] as ColdRun[],
+    wallMs: [] as number[],
+    rssMiB: [] as number[],
+    failures: [] as string[],
+  }));
   const total = input.warmupRounds + input.rounds;
   for (let round = 0; round < total; round += 1) {
     const order = results.map((_, i) => (i + round) % results.length);

@@ -40,7 +40,9 @@ export async function main(input: { root: string; lambdaMajor: string; args: str
     process.stderr.write('[bench] giving up after 15 minutes\n');
     process.exit(3);
   }, HARD_LIMIT_MS).unref();
-  say(`Node ${process.version} (Lambda runtime nodejs${input.lambdaMajor}.x) on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB`);
+  say(
+    `Node ${process.version} (Lambda runtime nodejs${input.lambdaMajor}.x) on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB`,
+  );
 
   const bench = await openBench(root, options, say);
   const reports: StageReport[] = [];
@@ -62,7 +64,9 @@ async function runStage(bench: BenchContext, name: string, stage: Stage): Promis
   } catch (error) {
     const message = String((error as Error).message ?? error).slice(0, 200);
     return {
-      rows: [{ section: name, measure: `${name} did not complete`, value: message, target: 'completes', status: 'FAIL' }],
+      rows: [
+        { section: name, measure: `${name} did not complete`, value: message, target: 'completes', status: 'FAIL' },
+      ],
       details: [`### ${name}: error\n\n\`\`\`\n${String((error as Error).stack ?? error)}\n\`\`\``],
     };
   }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }>;
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  }>;
   samples: number[];
   timeDeltas: number[];
 }
@@ -38,12 +41,26 @@ export function summarizeProfiles(dir: string): Array<{ what: string; ms: number
       const frame = byId.get(id)!.callFrame;
       let what: string;
       if (!frame.url) what = frame.functionName || '(anonymous)';
-      else if (frame.url.startsWith('node:')) what = `node: ${frame.url.replace(/^node:(internal\/)?/, '').split('/').slice(0, 2).join('/')}`;
+      else if (frame.url.startsWith('node:'))
+        what = `node: ${frame.url
+          .replace(/^node:(internal\/)?/, '')
+          .split('/')
+          .slice(0, 2)
+          .join('/')}`;
       else if (frame.url.endsWith('.mjs') && frame.url.startsWith('file:')) {
-        const entry = mapFor(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string } | undefined;
+        const entry = mapFor(frame.url)?.findEntry(frame.lineNumber, frame.columnNumber) as
+          { originalSource?: string } | undefined;
         const source = entry?.originalSource ?? frame.url;
         const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
-        what = m ? m[1]! : entry?.originalSource ? source.replace(/^.*?\/(lib|functions|bench)\//, '$1/').split('/').slice(0, 2).join('/') : 'bundle, unmapped (module top level)';
+        what = m
+          ? m[1]!
+          : entry?.originalSource
+            ? source
+                .replace(/^.*?\/(lib|functions|bench)\//, '$1/')
+                .split('/')
+                .slice(0, 2)
+                .join('/')
+            : 'bundle, unmapped (module top level)';
       } else what = frame.url;
       label.set(id, what);
       return what;

@@ -61,7 +61,11 @@ export function textTable(rows: Row[]): string {
   const header = ['', 'measure', 'value', 'target', 'section'];
   const lines = rows.map((r) => [r.status, r.measure, r.value, r.target, r.section]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const render = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(render)].join('\n');
 }
 

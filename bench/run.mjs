@@ -15,10 +15,19 @@ if (!lambdaMajor) throw new Error('serverless.yml: no provider.runtime nodejsNN.
 const ownMajor = process.versions.node.split('.')[0];
 
 if (ownMajor !== lambdaMajor && !process.env.BENCH_ANY_NODE) {
-  const bin = execFileSync(join(root, 'scripts', 'lambda-node.sh'), { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const bin = execFileSync(join(root, 'scripts', 'lambda-node.sh'), {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   const node = join(bin, 'node');
-  console.log(`[bench] this is Node ${process.version}; the Lambda runtime is nodejs${lambdaMajor}.x, so re-running under ${node}`);
-  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+  console.log(
+    `[bench] this is Node ${process.version}; the Lambda runtime is nodejs${lambdaMajor}.x, so re-running under ${node}`,
+  );
+  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   process.exit(result.status ?? 1);
 }
 

@@ -65,7 +65,11 @@ async function warm(target: TypingTarget, warmup: number, count: number): Promis
   };
   const viaFetch = async (record: boolean) => {
     const started = performance.now();
-    const response = await fetch(bareUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bareBody });
+    const response = await fetch(bareUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bareBody,
+    });
     const out = (await response.json()) as { result?: unknown };
     const took = performance.now() - started;
     if (record) {

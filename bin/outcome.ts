@@ -23,8 +23,12 @@ export class CliError extends Error {
 export const usageError = (message: string) => new CliError(EXIT.usage, 'USAGE', message);
 export const notFound = (code: string, message: string, fields: Record<string, unknown> = {}) =>
   new CliError(EXIT.notFound, code, message, fields);
-export const failed = (code: string, message: string, fields: Record<string, unknown> = {}, errorFields: Record<string, unknown> = {}) =>
-  new CliError(EXIT.failed, code, message, fields, errorFields);
+export const failed = (
+  code: string,
+  message: string,
+  fields: Record<string, unknown> = {},
+  errorFields: Record<string, unknown> = {},
+) => new CliError(EXIT.failed, code, message, fields, errorFields);
 
 /** What a successful command hands back: the `--json` fields and the human lines. */
 export interface CommandOutput {

@@ -15,7 +15,12 @@ export const modeOf = (portal: PortalCredentials): 'webhook' | 'oauth' => (porta
  * retries on the portal's rate limit, and the same coordinated OAuth refresh (so the CLI cannot spend a
  * refresh token a running service is relying on).
  */
-export async function callStoredPortal(ctx: CommandContext, portal: PortalCredentials, method: string, params: Record<string, unknown>) {
+export async function callStoredPortal(
+  ctx: CommandContext,
+  portal: PortalCredentials,
+  method: string,
+  params: Record<string, unknown>,
+) {
   const secrets = ctx.secrets();
   const client = createPortalClient({
     rest: createRestClient({ timeoutMs: CALL_TIMEOUT_MS, maxAttempts: 3 }),

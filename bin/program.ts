@@ -107,13 +107,18 @@ function asCliError(error: unknown): CliError {
 
 function parseCommand(command: CommandSpec, args: string[]): { values: OptionValues; positionals: string[] } {
   const options = Object.fromEntries(
-    Object.entries(optionsOf(command)).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]),
+    Object.entries(optionsOf(command)).map(([name, spec]) => [
+      name,
+      spec.short ? { type: spec.type, short: spec.short } : { type: spec.type },
+    ]),
   );
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw usageError((error as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''));
+    throw usageError(
+      (error as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''),
+    );
   }
   const expected = command.args?.length ?? 0;
   if (parsed.positionals.length !== expected) {
@@ -138,7 +143,11 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
 
   const fail = (error: CliError, help?: string): number => {
     if (json) {
-      const body = { ok: false, ...error.fields, error: { code: error.code, message: error.message, ...error.errorFields } };
+      const body = {
+        ok: false,
+        ...error.fields,
+        error: { code: error.code, message: error.message, ...error.errorFields },
+      };
       write(io, 'stdout', [JSON.stringify(body)]);
     } else {
       write(io, 'stderr', [`${err.paint(['bold', 'red'], 'error:')} ${error.message}`]);
@@ -148,7 +157,11 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
   };
 
   const [groupName, commandName, ...rest] = argv;
-  if (groupName === undefined || groupName === 'help' || ((groupName === '--help' || groupName === '-h') && argv.length === 1)) {
+  if (
+    groupName === undefined ||
+    groupName === 'help' ||
+    ((groupName === '--help' || groupName === '-h') && argv.length === 1)
+  ) {
     write(io, groupName === undefined ? 'stderr' : 'stdout', [programHelp()]);
     return groupName === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -189,6 +202,9 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     return EXIT.ok;
   } catch (error) {
     const cliError = asCliError(error);
-    return fail(cliError, cliError.exitCode === EXIT.usage ? `Run "${PROGRAM} ${group.name} ${command.name} --help" for usage.` : undefined);
+    return fail(
+      cliError,
+      cliError.exitCode === EXIT.usage ? `Run "${PROGRAM} ${group.name} ${command.name} --help" for usage.` : undefined,
+    );
   }
 }

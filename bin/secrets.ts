@@ -33,14 +33,17 @@ export const SECRETS_OPTIONS: Record<string, OptionSpec> = {
  */
 export function openSecrets(values: OptionValues, io: Io): SecretsContext {
   const stage = stringOption(values, 'stage');
-  const prefix = stringOption(values, 'prefix') ?? (stage === undefined ? io.env.SECRETS_PREFIX?.trim() || undefined : undefined);
+  const prefix =
+    stringOption(values, 'prefix') ?? (stage === undefined ? io.env.SECRETS_PREFIX?.trim() || undefined : undefined);
   const rawSource = stringOption(values, 'source') ?? (io.env.CREDENTIALS_SOURCE?.trim() || DEFAULT_SOURCE);
   let config;
   try {
     config = loadConfig({ STAGE: stage ?? DEFAULT_STAGE, SECRETS_PREFIX: prefix, CREDENTIALS_SOURCE: rawSource });
   } catch (error) {
     if (error instanceof ConfigError) {
-      const option = { CREDENTIALS_SOURCE: '--source', SECRETS_PREFIX: '--prefix', STAGE: '--stage' }[error.variable] ?? error.variable;
+      const option =
+        { CREDENTIALS_SOURCE: '--source', SECRETS_PREFIX: '--prefix', STAGE: '--stage' }[error.variable] ??
+        error.variable;
       throw usageError(`${option}: ${error.message.slice(error.variable.length + 2)}`);
     }
     throw error;

@@ -46,11 +46,22 @@ export interface FaultProxy {
 }
 
 const THROTTLING_BODY = JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' });
-const INTERNAL_BODY = JSON.stringify({ __type: 'InternalServiceError', message: 'We encountered an internal error. Please try again.' });
+const INTERNAL_BODY = JSON.stringify({
+  __type: 'InternalServiceError',
+  message: 'We encountered an internal error. Please try again.',
+});
 const AWS_JSON = 'application/x-amz-json-1.1';
 // Hop-by-hop headers are the proxy's own business (RFC 9110 §7.6.1); everything else, `host` included, is
 // relayed as signed.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+]);
 
 interface Held {
   req: IncomingMessage;
@@ -98,11 +109,19 @@ function answerAs(mode: FaultMode, waiting: Held, upstream: URL, held: Set<Held>
       res.once('close', () => held.delete(waiting));
       return;
     case 'throttle':
-      res.writeHead(400, { 'content-type': AWS_JSON, 'x-amzn-errortype': 'ThrottlingException', 'x-amzn-requestid': randomUUID() });
+      res.writeHead(400, {
+        'content-type': AWS_JSON,
+        'x-amzn-errortype': 'ThrottlingException',
+        'x-amzn-requestid': randomUUID(),
+      });
       res.end(THROTTLING_BODY);
       return;
     case 'error500':
-      res.writeHead(500, { 'content-type': AWS_JSON, 'x-amzn-errortype': 'InternalServiceError', 'x-amzn-requestid': randomUUID() });
+      res.writeHead(500, {
+        'content-type': AWS_JSON,
+        'x-amzn-errortype': 'InternalServiceError',
+        'x-amzn-requestid': randomUUID(),
+      });
       res.end(INTERNAL_BODY);
       return;
     case 'pass': {
@@ -148,7 +167,10 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
 
   const matching = (target: string, filter: { secretId?: string; since?: number } = {}) =>
     requests.filter(
-      (r) => r.target === target && (filter.secretId === undefined || r.secretId === filter.secretId) && (filter.since === undefined || r.at >= filter.since),
+      (r) =>
+        r.target === target &&
+        (filter.secretId === undefined || r.secretId === filter.secretId) &&
+        (filter.since === undefined || r.at >= filter.since),
     );
 
   return {

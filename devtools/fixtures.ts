@@ -5,15 +5,30 @@ import type { FakePortal } from '../sandbox/portal/index.js';
 export const random = (bytes = 16) => randomBytes(bytes).toString('hex');
 
 /** A webhook-registered bot on the loopback portal, and the portal secret that serves it. */
-export function webhookBotOn(portal: FakePortal, botId = 39): { secret: PortalCredentials; clientId: string; webhookUrl: string } {
+export function webhookBotOn(
+  portal: FakePortal,
+  botId = 39,
+): { secret: PortalCredentials; clientId: string; webhookUrl: string } {
   const clientId = random(16);
   const webhookUrl = portal.addWebhook({ userId: 1, code: random(8) });
   portal.addBot({ botId, clientId });
-  return { secret: { domain: portal.domain, memberId: portal.memberId, botId, webhook: { url: webhookUrl, clientId } }, clientId, webhookUrl };
+  return {
+    secret: { domain: portal.domain, memberId: portal.memberId, botId, webhook: { url: webhookUrl, clientId } },
+    clientId,
+    webhookUrl,
+  };
 }
 
 /** An OAuth application bot on the loopback portal, and the portal secret holding its token pair. */
-export function oauthBotOn(portal: FakePortal, botId = 41): { secret: PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> }; clientId: string; clientSecret: string; applicationToken: string } {
+export function oauthBotOn(
+  portal: FakePortal,
+  botId = 41,
+): {
+  secret: PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
+  clientId: string;
+  clientSecret: string;
+  applicationToken: string;
+} {
   const clientId = `app.${random(8)}`;
   const clientSecret = random(20);
   const applicationToken = random(16);

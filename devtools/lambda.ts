@@ -53,8 +53,17 @@ export function httpEvent(input: {
 }
 
 /** A signed `POST /typing` event. */
-export function signedTypingEvent(body: unknown, key: string, options: { id?: string; timestamp?: number; base64?: boolean } = {}) {
+export function signedTypingEvent(
+  body: unknown,
+  key: string,
+  options: { id?: string; timestamp?: number; base64?: boolean } = {},
+) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const headers = signRequest({ body: text, key, id: options.id, timestamp: options.timestamp });
-  return httpEvent({ path: '/typing', body: text, base64: options.base64, headers: { 'content-type': 'application/json', ...headers } });
+  return httpEvent({
+    path: '/typing',
+    body: text,
+    base64: options.base64,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }

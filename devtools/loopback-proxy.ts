@@ -24,7 +24,11 @@ export function onWholeBody(req: IncomingMessage, onBody: (body: Buffer) => void
 }
 
 /** The request's headers without `dropped` and with the length of the body as it is forwarded. */
-export function forwardedHeaders(headers: IncomingHttpHeaders, dropped: ReadonlySet<string>, body: Buffer): OutgoingHttpHeaders {
+export function forwardedHeaders(
+  headers: IncomingHttpHeaders,
+  dropped: ReadonlySet<string>,
+  body: Buffer,
+): OutgoingHttpHeaders {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !dropped.has(name)) out[name] = value;

@@ -18,11 +18,15 @@ export async function startMoto(): Promise<MotoServer> {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`moto_server exited: ${stderr}`);
-    const response = await fetch(`${url}/moto-api/`).catch(() => undefined);
-    return response !== undefined;
-  }, 30_000, 'moto_server to answer');
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`moto_server exited: ${stderr}`);
+      const response = await fetch(`${url}/moto-api/`).catch(() => undefined);
+      return response !== undefined;
+    },
+    30_000,
+    'moto_server to answer',
+  );
   return {
     url,
     process: child,

@@ -69,13 +69,22 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
         ? acceptInstall(unverified, { credentials, logger, policy: installPolicy, deadline })
         : verifyEventOrigin(credentials, unverified),
       deadline,
-      () => new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', { retryAfterSeconds: 1 }),
+      () =>
+        new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', {
+          retryAfterSeconds: 1,
+        }),
     );
     const event = unverified;
 
     const [typing, forwarded] = await Promise.all([
       TYPING_EVENTS.has(event.name)
-        ? showTypingForEvent(event, portal, { portals, deliveries: deps.deliveries, logger, deadline, coalescer: deps.coalescer })
+        ? showTypingForEvent(event, portal, {
+            portals,
+            deliveries: deps.deliveries,
+            logger,
+            deadline,
+            coalescer: deps.coalescer,
+          })
         : Promise.resolve<EventTypingResult[]>([]),
       forward(event, deadline),
     ]);
@@ -89,12 +98,24 @@ function replayOf(event: BotEvent): Record<string, unknown> {
   const params = (event.data.PARAMS ?? {}) as Record<string, unknown>;
   // Message and join events key their bots by BOT_ID; commands key theirs by command id, with BOT_ID inside.
   const entries = Object.entries((event.data.BOT ?? event.data.COMMAND ?? {}) as Record<string, unknown>).slice(0, 5);
-  const bots = entries.map(([key, value]) => String((value as { BOT_ID?: unknown } | null)?.BOT_ID ?? key).slice(0, 20));
-  return { event: event.name, portal: event.auth.domain, dialogId: params.DIALOG_ID, messageId: params.MESSAGE_ID, bots, ts: event.ts };
+  const bots = entries.map(([key, value]) =>
+    String((value as { BOT_ID?: unknown } | null)?.BOT_ID ?? key).slice(0, 20),
+  );
+  return {
+    event: event.name,
+    portal: event.auth.domain,
+    dialogId: params.DIALOG_ID,
+    messageId: params.MESSAGE_ID,
+    bots,
+    ts: event.ts,
+  };
 }
 
 /** The handler's collaborators, built from the environment once per container and reused by every invocation. */
-export function botEventsDependencies(env = process.env, overrides: Partial<BotEventsDependencies> = {}): BotEventsDependencies {
+export function botEventsDependencies(
+  env = process.env,
+  overrides: Partial<BotEventsDependencies> = {},
+): BotEventsDependencies {
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'botEvents');
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
@@ -106,7 +127,12 @@ export function botEventsDependencies(env = process.env, overrides: Partial<BotE
     portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, config.installsEnabled),
     coalescer: overrides.coalescer ?? new TypingCoalescer<SendTypingOutcome>({ windowMs: config.typingCoalesceMs }),
     deliveries: overrides.deliveries ?? new ReplayGuard({ maxEntries: config.deliveryGuardMaxEntries }),
-    publisher: 'publisher' in overrides ? overrides.publisher : config.eventBusName ? createEventBridgePublisher(config.eventBusName) : undefined,
+    publisher:
+      'publisher' in overrides
+        ? overrides.publisher
+        : config.eventBusName
+          ? createEventBridgePublisher(config.eventBusName)
+          : undefined,
     installPolicy: overrides.installPolicy ?? {
       oauthServer: config.oauthServer,
       allowedDomains: config.installAllowedDomains,

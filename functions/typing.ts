@@ -21,7 +21,14 @@ export interface TypingDependencies {
 }
 
 /** `POST /typing`: a signed request from an internal service makes the bot show "typing..." in a dialog. */
-export function createTypingHandler({ config, logger, credentials, portals, replayGuard, coalescer }: TypingDependencies) {
+export function createTypingHandler({
+  config,
+  logger,
+  credentials,
+  portals,
+  replayGuard,
+  coalescer,
+}: TypingDependencies) {
   const route = {
     route: 'POST /typing',
     logger,
@@ -30,7 +37,12 @@ export function createTypingHandler({ config, logger, credentials, portals, repl
     messages: { ok: 'typing sent', refused: 'typing refused', failed: 'typing failed' },
   };
   return httpRoute(route, async ({ headers, body, context, annotate }) => {
-    const signed = verifySignature({ headers, body, keys: await credentials.typingKeys(), toleranceSeconds: config.signatureToleranceSeconds });
+    const signed = verifySignature({
+      headers,
+      body,
+      keys: await credentials.typingKeys(),
+      toleranceSeconds: config.signatureToleranceSeconds,
+    });
     if (!replayGuard.reserve(signed.id, signed.timestamp + config.signatureToleranceSeconds)) {
       throw new ServiceError('SIGNATURE_INVALID', 'This webhook-id was already accepted.');
     }

@@ -59,9 +59,17 @@ function describeCall(call: PortalCall): string {
 }
 
 /** Starts the sandbox portal for every webhook portal in the credentials file that points at loopback. */
-export async function startSimulator(options: { credentialsPath: string; port: number; print: (line: string) => void }): Promise<Simulator> {
+export async function startSimulator(options: {
+  credentialsPath: string;
+  port: number;
+  print: (line: string) => void;
+}): Promise<Simulator> {
   const all = JSON.parse(readFileSync(options.credentialsPath, 'utf8')) as SecretsFile;
-  const portal = await startPortal({ domain: SANDBOX_DOMAIN, port: options.port, onCall: (call) => options.print(describeCall(call)) });
+  const portal = await startPortal({
+    domain: SANDBOX_DOMAIN,
+    port: options.port,
+    onCall: (call) => options.print(describeCall(call)),
+  });
   let sandbox: { clientId: string; botId: number } | undefined;
   for (const [name, secret] of Object.entries(all)) {
     const webhook = secret.webhook as { url?: string; clientId?: string } | undefined;
@@ -75,6 +83,7 @@ export async function startSimulator(options: { credentialsPath: string; port: n
     }
   }
   const keys = (all[`${SANDBOX_PREFIX}/typing-keys`]?.keys ?? []) as string[];
-  if (!sandbox || !keys[0]) throw new Error(`${options.credentialsPath} has no sandbox portal or typing key; delete it to reseed`);
+  if (!sandbox || !keys[0])
+    throw new Error(`${options.credentialsPath} has no sandbox portal or typing key; delete it to reseed`);
   return { portal, typingKey: keys[0], ...sandbox };
 }

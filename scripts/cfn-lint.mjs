@@ -7,7 +7,9 @@ ensurePythonEnv();
 const stage = process.env.STAGE ?? 'prod';
 const pack = spawnSync('npx', ['osls', 'package', '--stage', stage], { stdio: 'inherit' });
 if (pack.status !== 0) process.exit(pack.status ?? 1);
-const lint = spawnSync(venvBin('cfn-lint'), ['.serverless/cloudformation-template-update-stack.json'], { stdio: 'inherit' });
+const lint = spawnSync(venvBin('cfn-lint'), ['.serverless/cloudformation-template-update-stack.json'], {
+  stdio: 'inherit',
+});
 const code = lint.status ?? 2;
 if (code & 2 || code & 1) {
   console.error(`cfn-lint found errors (exit ${code})`);

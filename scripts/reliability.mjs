@@ -12,15 +12,24 @@ let failed = false;
 if (!onlyRender) {
   rmSync(dir, { recursive: true, force: true });
   const suites = ['test/reliability', 'test/fuzz', 'test/e2e/schemathesis.e2e.test.ts'];
-  const run = (args, env = {}) => spawnSync(process.execPath, ['scripts/test.mjs', ...args], { stdio: 'inherit', env: { ...process.env, ...env } }).status;
+  const run = (args, env = {}) =>
+    spawnSync(process.execPath, ['scripts/test.mjs', ...args], { stdio: 'inherit', env: { ...process.env, ...env } })
+      .status;
   if (run(suites) !== 0) failed = true;
   if (run([], { VITEST_LOAD: '1' }) !== 0) failed = true;
 }
 
-const rows = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))) : [];
+const rows = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+  : [];
 const sections = ['Hostile input', 'Faults', 'Load', 'Leaks'];
 const cell = (text) => String(text).replaceAll('|', '\\|').replaceAll('\n', ' ');
-const figures = (f) => Object.entries(f).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ');
+const figures = (f) =>
+  Object.entries(f)
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+    .join('; ');
 const nodeVersions = [...new Set(rows.map((r) => r.node))].join(', ');
 const lines = [
   '<!-- generated:start (npm run reliability) -->',
@@ -33,14 +42,18 @@ for (const section of sections) {
   if (inSection.length === 0) continue;
   lines.push(`### ${section}`, '', '| | scenario | sent | got | figures | reproduce |', '|---|---|---|---|---|---|');
   for (const r of inSection) {
-    lines.push(`| ${r.ok ? '✅' : '❌'} | ${cell(r.scenario)} | ${cell(r.sent)} | ${cell(r.got)} | ${cell(figures(r.figures))} | \`${cell(r.command)}\` |`);
+    lines.push(
+      `| ${r.ok ? '✅' : '❌'} | ${cell(r.scenario)} | ${cell(r.sent)} | ${cell(r.got)} | ${cell(figures(r.figures))} | \`${cell(r.command)}\` |`,
+    );
   }
   lines.push('');
 }
 lines.push('<!-- generated:end -->');
 
 const file = 'RELIABILITY.md';
-const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n<!-- generated:start -->\n<!-- generated:end -->\n';
+const current = existsSync(file)
+  ? readFileSync(file, 'utf8')
+  : '# Reliability\n\n<!-- generated:start -->\n<!-- generated:end -->\n';
 const start = current.indexOf('<!-- generated:start');
 const end = current.indexOf('<!-- generated:end -->');
 const next = current.slice(0, start) + lines.join('\n') + current.slice(end + '<!-- generated:end -->'.length);

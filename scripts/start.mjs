@@ -25,10 +25,26 @@ if (sandbox) {
   // The simulator is TypeScript shared with the tests: bundle it once into .cache and load it.
   const outfile = join(root, '.cache', 'sandbox', 'simulator.mjs');
   mkdirSync(dirname(outfile), { recursive: true });
-  await build({ entryPoints: [join(root, 'sandbox', 'simulator.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, logLevel: 'error' });
+  await build({
+    entryPoints: [join(root, 'sandbox', 'simulator.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+  });
   const { seedCredentials, startSimulator, SANDBOX_PREFIX, SANDBOX_DOMAIN } = await import(pathToFileURL(outfile).href);
-  const { created } = seedCredentials(join(root, 'sandbox', 'credentials.example.json'), credentialsPath, simulatorPort);
-  simulator = await startSimulator({ credentialsPath, port: simulatorPort, print: (line) => process.stdout.write(`${paint('magenta', '[portal]')} ${line}\n`) });
+  const { created } = seedCredentials(
+    join(root, 'sandbox', 'credentials.example.json'),
+    credentialsPath,
+    simulatorPort,
+  );
+  simulator = await startSimulator({
+    credentialsPath,
+    port: simulatorPort,
+    print: (line) => process.stdout.write(`${paint('magenta', '[portal]')} ${line}\n`),
+  });
   Object.assign(env, { CREDENTIALS_SOURCE: `file:${credentialsPath}`, SECRETS_PREFIX: SANDBOX_PREFIX, STAGE: 'dev' });
   simulator.banner = [
     '',

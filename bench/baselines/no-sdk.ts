@@ -13,12 +13,20 @@ const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent
 function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
-    const req = (secure ? httpsRequest : httpRequest)(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: secure ? agents.https : agents.http }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = (secure ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: secure ? agents.https : agents.http,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -29,7 +37,9 @@ const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).u
 
 async function getSecretValue(secretId: string): Promise<string | undefined> {
   const region = process.env.AWS_REGION ?? 'us-east-1';
-  const url = new URL(process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? `https://secretsmanager.${region}.amazonaws.com/`);
+  const url = new URL(
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? `https://secretsmanager.${region}.amazonaws.com/`,
+  );
   const body = JSON.stringify({ SecretId: secretId });
   const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
   const day = amzDate.slice(0, 8);
@@ -41,10 +51,21 @@ async function getSecretValue(secretId: string): Promise<string | undefined> {
   };
   if (process.env.AWS_SESSION_TOKEN) headers['x-amz-security-token'] = process.env.AWS_SESSION_TOKEN;
   const names = Object.keys(headers).sort();
-  const canonical = ['POST', '/', '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), sha256(body)].join('\n');
+  const canonical = [
+    'POST',
+    '/',
+    '',
+    ...names.map((n) => `${n}:${headers[n]}`),
+    '',
+    names.join(';'),
+    sha256(body),
+  ].join('\n');
   const scope = `${day}/${region}/secretsmanager/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${process.env.AWS_SECRET_ACCESS_KEY ?? ''}`, day), region), 'secretsmanager'), 'aws4_request');
+  const key = hmac(
+    hmac(hmac(hmac(`AWS4${process.env.AWS_SECRET_ACCESS_KEY ?? ''}`, day), region), 'secretsmanager'),
+    'aws4_request',
+  );
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${process.env.AWS_ACCESS_KEY_ID}/${scope}, SignedHeaders=${names.join(';')}, Signature=${hmac(key, toSign).toString('hex')}`;
   const out = await post(url, headers, body);
   if (out.status !== 200) throw new Error(`GetSecretValue ${out.status}`);

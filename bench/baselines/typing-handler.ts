@@ -40,7 +40,11 @@ export function typingHandler(
     if (!signatureMatches(event.headers, body, keys)) return { statusCode: 401, body: '{"ok":false}' };
     const request = JSON.parse(body) as { portal: string; dialogId: string; botId?: number };
     const portal = JSON.parse((await secret(`portals/${request.portal}`)) ?? 'null') as WebhookPortal;
-    const params = { BOT_ID: request.botId ?? portal.botId, DIALOG_ID: request.dialogId, CLIENT_ID: portal.webhook.clientId };
+    const params = {
+      BOT_ID: request.botId ?? portal.botId,
+      DIALOG_ID: request.dialogId,
+      CLIENT_ID: portal.webhook.clientId,
+    };
     const ok = await sendTyping(portal, params);
     return { statusCode: ok ? 200 : 502, body: JSON.stringify({ ok }) };
   };

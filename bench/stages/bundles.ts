@@ -24,7 +24,9 @@ export async function bundleFunctions(bench: BenchContext): Promise<StageReport>
     const built = await buildLikeServerless(bench.root, bench.esbuildOptions, entry, outRoot, name);
     bench.bundles.functions[name] = built;
     const measure = `${name}: ${relative(outRoot, built.file)} minified`;
-    rows.push(row(measure, fmt.kb(built.bytes), `≤ ${fmt.kb(TARGET.bundleBytes)}`, check(built.bytes <= TARGET.bundleBytes)));
+    rows.push(
+      row(measure, fmt.kb(built.bytes), `≤ ${fmt.kb(TARGET.bundleBytes)}`, check(built.bytes <= TARGET.bundleBytes)),
+    );
   }
   return { rows, details: [] };
 }

@@ -59,7 +59,9 @@ async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; detai
         `one dialog, 1 request / 100 ms for 30 s (compressed ${scale}×, TYPING_COALESCE_MS ${defaultWindowMs} → ${windowMs}): portal calls in the first window`,
         `${inFirstWindow} (of ${calls.length} in 30 s; ${okRepeat}/${count} × 200)`,
         '1 per window',
-        check(inFirstWindow === 1 && good.length <= expectedCalls && calls.length === good.length && okRepeat === count),
+        check(
+          inFirstWindow === 1 && good.length <= expectedCalls && calls.length === good.length && okRepeat === count,
+        ),
       ),
       row(
         'longest gap between real portal calls while the caller keeps asking (scaled back)',
@@ -105,7 +107,11 @@ async function burstOverTenContainers(bench: BenchContext, dialogs: string[]): P
   const containers = await Promise.all(Array.from({ length: 10 }, () => bench.startContainer()));
   const shares = await Promise.all(
     containers.map((c, k) =>
-      c.run<{ sent: Sent[] }>({ cmd: 'concurrent', target: spread.target, dialogs: dialogs.slice(k * 20, k * 20 + 20) }),
+      c.run<{ sent: Sent[] }>({
+        cmd: 'concurrent',
+        target: spread.target,
+        dialogs: dialogs.slice(k * 20, k * 20 + 20),
+      }),
     ),
   );
   await Promise.all(containers.map((c) => c.stop()));

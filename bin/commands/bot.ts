@@ -29,7 +29,8 @@ const register: CommandSpec = {
     const eventsUrl = stringOption(ctx.values, 'events-url');
     const code = stringOption(ctx.values, 'code')?.trim();
     if (eventsUrl === undefined) throw usageError('--events-url is required');
-    if (!isAcceptableEndpoint(eventsUrl)) throw usageError('--events-url must be an https URL (plain http only on loopback)');
+    if (!isAcceptableEndpoint(eventsUrl))
+      throw usageError('--events-url must be an https URL (plain http only on loopback)');
     if (!code) throw usageError('--code is required');
     const name = stringOption(ctx.values, 'name')?.trim() || code;
 
@@ -38,19 +39,31 @@ const register: CommandSpec = {
     if (portal.webhook) {
       // Through an inbound webhook the bot is owned by its CLIENT_ID; without it imbot.register is refused.
       if (!portal.webhook.clientId) {
-        throw failed('CLIENT_ID_MISSING', `${domain} has no webhook.clientId; run "portal add --domain ${domain} --webhook <url>" again.`, { portal: domain });
+        throw failed(
+          'CLIENT_ID_MISSING',
+          `${domain} has no webhook.clientId; run "portal add --domain ${domain} --webhook <url>" again.`,
+          { portal: domain },
+        );
       }
       params.CLIENT_ID = portal.webhook.clientId;
     }
     let botId: number;
     try {
-      const out = await ctx.progress(`Registering ${code} on ${domain}`, () => callStoredPortal(ctx, portal, 'imbot.register', params));
+      const out = await ctx.progress(`Registering ${code} on ${domain}`, () =>
+        callStoredPortal(ctx, portal, 'imbot.register', params),
+      );
       botId = Number(out.result);
-      if (!Number.isSafeInteger(botId) || botId <= 0) throw failed('INVALID_RESPONSE', `imbot.register answered without a BOT_ID`, { portal: domain });
+      if (!Number.isSafeInteger(botId) || botId <= 0)
+        throw failed('INVALID_RESPONSE', `imbot.register answered without a BOT_ID`, { portal: domain });
     } catch (error) {
       if (!(error instanceof Bitrix24Error)) throw error;
       const description = error.description ? ` (${redactSecrets(error.description)})` : '';
-      throw failed(error.code, `${domain}: imbot.register failed with ${error.code}${description}`, { portal: domain }, { status: error.status });
+      throw failed(
+        error.code,
+        `${domain}: imbot.register failed with ${error.code}${description}`,
+        { portal: domain },
+        { status: error.status },
+      );
     }
 
     const secrets = ctx.secrets();

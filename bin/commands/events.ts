@@ -10,7 +10,9 @@ const FIXTURE_EXTENSION = '.txt';
 const TIMEOUT_MS = 15_000;
 
 // The bundled CLI (dist/cli.mjs) and the sources (bin/commands/events.ts) sit at different depths.
-const BUILTIN_DIRS = [new URL('../fixtures/', import.meta.url), new URL('../bin/fixtures/', import.meta.url)].map((url) => fileURLToPath(url));
+const BUILTIN_DIRS = [new URL('../fixtures/', import.meta.url), new URL('../bin/fixtures/', import.meta.url)].map(
+  (url) => fileURLToPath(url),
+);
 
 /** A fixture: one decoded `key=value` pair a line, as the platform doc prints events; `#` starts a comment. */
 export function parseFixture(text: string): Array<[string, string]> {
@@ -34,13 +36,20 @@ function override(pairs: Array<[string, string]>, key: string, value: string | u
 export async function builtinFixtures(): Promise<string[]> {
   for (const dir of BUILTIN_DIRS) {
     const names = await readdir(dir).catch(() => undefined);
-    if (names) return names.filter((name) => name.endsWith(FIXTURE_EXTENSION)).map((name) => basename(name, FIXTURE_EXTENSION)).sort();
+    if (names)
+      return names
+        .filter((name) => name.endsWith(FIXTURE_EXTENSION))
+        .map((name) => basename(name, FIXTURE_EXTENSION))
+        .sort();
   }
   return [];
 }
 
 async function readFixture(cwd: string, argument: string): Promise<{ path: string; text: string }> {
-  const candidates = [resolve(cwd, argument), ...BUILTIN_DIRS.flatMap((dir) => [resolve(dir, argument), resolve(dir, `${argument}${FIXTURE_EXTENSION}`)])];
+  const candidates = [
+    resolve(cwd, argument),
+    ...BUILTIN_DIRS.flatMap((dir) => [resolve(dir, argument), resolve(dir, `${argument}${FIXTURE_EXTENSION}`)]),
+  ];
   for (const path of candidates) {
     try {
       return { path, text: await readFile(path, 'utf8') };
@@ -58,13 +67,22 @@ async function readFixture(cwd: string, argument: string): Promise<{ path: strin
  * (OAuth app) and member id. Used only when the operator names a --domain and gives no --token, so the
  * sandbox's `events send ... --domain sandbox.bitrix24.test` verifies without copying a secret by hand.
  */
-async function storedAuth(ctx: CommandContext, domain: string): Promise<{ token?: string; memberId?: string; secret: string } | undefined> {
+async function storedAuth(
+  ctx: CommandContext,
+  domain: string,
+): Promise<{ token?: string; memberId?: string; secret: string } | undefined> {
   const secrets = ctx.secrets();
   const normalized = normalizeDomain(domain);
   if (!normalized) return undefined;
-  const portal = await ctx.progress(`Reading ${secrets.names.portal(normalized)}`, () => secrets.credentials.portal(normalized));
+  const portal = await ctx.progress(`Reading ${secrets.names.portal(normalized)}`, () =>
+    secrets.credentials.portal(normalized),
+  );
   if (!portal) return undefined;
-  return { token: portal.applicationToken ?? portal.webhook?.clientId, memberId: portal.memberId, secret: secrets.names.portal(normalized) };
+  return {
+    token: portal.applicationToken ?? portal.webhook?.clientId,
+    memberId: portal.memberId,
+    secret: secrets.names.portal(normalized),
+  };
 }
 
 function eventsEndpoint(raw: string): URL {
@@ -84,7 +102,7 @@ const send: CommandSpec = {
     'form-encoded, as a portal does, to <url>/bitrix/events. Prints the status and the body of the answer.',
     '--domain, --token and --member-id replace auth[domain], auth[application_token] and auth[member_id]: for a',
     "webhook bot the token is its CLIENT_ID, for an OAuth app bot the portal's application token.",
-    'With --domain and no --token, the token and member id come from that portal\'s stored secret, when the',
+    "With --domain and no --token, the token and member id come from that portal's stored secret, when the",
     'credentials source has one (a note on stderr says so).',
     'A bare name picks a built-in fixture: message-webhook-bot (personal chat), join-chat-webhook-bot (group chat).',
     'Exit code 0 on a 2xx answer, 1 otherwise.',
@@ -114,13 +132,17 @@ const send: CommandSpec = {
       ctx.secrets(); // a bad --source is still a usage error
       // A convenience only: an unreadable source must not stop a test event from going out.
       const stored = await storedAuth(ctx, domain).catch((error: unknown) => {
-        notes.push(`Kept the fixture's auth[application_token]: the stored one could not be read (${(error as Error).message}).`);
+        notes.push(
+          `Kept the fixture's auth[application_token]: the stored one could not be read (${(error as Error).message}).`,
+        );
         return undefined;
       });
       if (stored?.token !== undefined) {
         token = stored.token;
         memberId ??= stored.memberId;
-        notes.push(`Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`);
+        notes.push(
+          `Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`,
+        );
       }
     }
     override(pairs, 'auth[domain]', domain);
@@ -142,8 +164,15 @@ const send: CommandSpec = {
         return { status: response.status, text: await response.text() };
       }));
     } catch (error) {
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
-      throw failed('NETWORK_ERROR', `POST ${url} failed: ${reason}`, { url: url.toString(), event, fixture: fixture.path });
+      const reason =
+        (error as Error).name === 'TimeoutError'
+          ? `no answer within ${TIMEOUT_MS / 1000} s`
+          : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
+      throw failed('NETWORK_ERROR', `POST ${url} failed: ${reason}`, {
+        url: url.toString(),
+        event,
+        fixture: fixture.path,
+      });
     }
     let body: unknown = text;
     try {
@@ -155,10 +184,22 @@ const send: CommandSpec = {
     const shown = typeof body === 'string' ? body : JSON.stringify(body, null, 2);
     if (status < 200 || status > 299) {
       const problemCode = (body as { code?: unknown } | null)?.code;
-      throw failed(typeof problemCode === 'string' ? problemCode : `HTTP_${status}`, `POST ${url} answered ${status}${shown ? `:\n${shown}` : ''}`, fields);
+      throw failed(
+        typeof problemCode === 'string' ? problemCode : `HTTP_${status}`,
+        `POST ${url} answered ${status}${shown ? `:\n${shown}` : ''}`,
+        fields,
+      );
     }
-    return { json: fields, human: [`POST ${url} → ${ctx.out.paint('green', String(status))}`, ...(shown ? [shown] : [])], notes };
+    return {
+      json: fields,
+      human: [`POST ${url} → ${ctx.out.paint('green', String(status))}`, ...(shown ? [shown] : [])],
+      notes,
+    };
   },
 };
 
-export const eventsGroup: CommandGroup = { name: 'events', summary: 'Bitrix24 bot events, for testing', commands: [send] };
+export const eventsGroup: CommandGroup = {
+  name: 'events',
+  summary: 'Bitrix24 bot events, for testing',
+  commands: [send],
+};

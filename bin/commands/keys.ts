@@ -47,14 +47,20 @@ const rotate: CommandSpec = {
   ],
   options: { retire: { type: 'boolean', description: 'remove every key but the newest (adds none)' } },
   usesSecrets: true,
-  examples: ['bitrix24-typing keys rotate --source secrets-manager --stage prod', 'bitrix24-typing keys rotate --retire --stage prod'],
+  examples: [
+    'bitrix24-typing keys rotate --source secrets-manager --stage prod',
+    'bitrix24-typing keys rotate --retire --stage prod',
+  ],
   async run(ctx) {
     const secrets = ctx.secrets();
     const secret = secrets.names.typingKeys;
     const existing = await ctx.progress(`Reading ${secret}`, () => readKeys(secrets));
 
     if (ctx.values.retire === true) {
-      if (existing === undefined) throw notFound('KEYS_NOT_FOUND', `${secret} does not exist in ${secrets.source}; run "keys rotate" first.`, { secret });
+      if (existing === undefined)
+        throw notFound('KEYS_NOT_FOUND', `${secret} does not exist in ${secrets.source}; run "keys rotate" first.`, {
+          secret,
+        });
       const kept = existing.at(-1) as string;
       const retired = existing.slice(0, -1);
       if (retired.length > 0) {
@@ -65,7 +71,9 @@ const rotate: CommandSpec = {
         human:
           retired.length === 0
             ? [`Nothing to retire: ${secret} holds one key (${keyId(kept)}).`]
-            : [`Retired ${retired.length} key(s) (${retired.map(keyId).join(', ')}); ${keyId(kept)} is the only live key in ${secret}.`],
+            : [
+                `Retired ${retired.length} key(s) (${retired.map(keyId).join(', ')}); ${keyId(kept)} is the only live key in ${secret}.`,
+              ],
       };
     }
 
@@ -73,15 +81,28 @@ const rotate: CommandSpec = {
     const keys = [...(existing ?? []), key];
     await ctx.progress(`Writing ${secret}`, () => secrets.store.write(secret, JSON.stringify({ keys })));
     return {
-      json: { secret, source: secrets.source, key, keyId: keyId(key), created: existing === undefined, liveKeys: keys.length },
+      json: {
+        secret,
+        source: secrets.source,
+        key,
+        keyId: keyId(key),
+        created: existing === undefined,
+        liveKeys: keys.length,
+      },
       human: [key],
       notes: [
         `${existing === undefined ? 'Created' : 'Added to'} ${secret} in ${secrets.source}: key ${keyId(key)}, ${keys.length} live key(s).`,
         'This is the only time the key is shown. Hand it to the callers;',
-        keys.length > 1 ? 'once all of them use it, run "keys rotate --retire" to remove the old key(s).' : 'they sign POST /typing with it.',
+        keys.length > 1
+          ? 'once all of them use it, run "keys rotate --retire" to remove the old key(s).'
+          : 'they sign POST /typing with it.',
       ],
     };
   },
 };
 
-export const keysGroup: CommandGroup = { name: 'keys', summary: 'signing keys for POST /typing', commands: [generate, rotate] };
+export const keysGroup: CommandGroup = {
+  name: 'keys',
+  summary: 'signing keys for POST /typing',
+  commands: [generate, rotate],
+};

@@ -30,9 +30,15 @@ export function positiveInteger(ctx: CommandContext, option: string): number | u
 
 export async function requirePortal(ctx: CommandContext, domain: string): Promise<PortalCredentials> {
   const secrets = ctx.secrets();
-  const portal = await ctx.progress(`Reading ${secrets.names.portal(domain)}`, () => secrets.credentials.portal(domain));
+  const portal = await ctx.progress(`Reading ${secrets.names.portal(domain)}`, () =>
+    secrets.credentials.portal(domain),
+  );
   if (!portal) {
-    throw notFound('PORTAL_UNKNOWN', `No portal ${domain}: ${secrets.names.portal(domain)} does not exist in ${secrets.source}.`, { portal: domain });
+    throw notFound(
+      'PORTAL_UNKNOWN',
+      `No portal ${domain}: ${secrets.names.portal(domain)} does not exist in ${secrets.source}.`,
+      { portal: domain },
+    );
   }
   return portal;
 }
@@ -41,11 +47,17 @@ export async function requirePortal(ctx: CommandContext, domain: string): Promis
  * OAuth data as an operator has it at hand: our secret's `oauth` block (camelCase), or Bitrix24's own token
  * answer (snake_case) plus `client_id`/`client_secret` of the application.
  */
-function oauthFrom(json: Record<string, unknown>): { oauth: Record<string, unknown>; memberId?: string; applicationToken?: string } {
+function oauthFrom(json: Record<string, unknown>): {
+  oauth: Record<string, unknown>;
+  memberId?: string;
+  applicationToken?: string;
+} {
   const source = json.oauth && typeof json.oauth === 'object' ? (json.oauth as Record<string, unknown>) : json;
   const pick = (...keys: string[]) => keys.map((key) => source[key] ?? json[key]).find((value) => value !== undefined);
   const expiresIn = Number(pick('expires_in'));
-  const expiresAt = pick('expiresAt', 'expires') ?? (Number.isFinite(expiresIn) ? Math.floor(Date.now() / 1000) + expiresIn : undefined);
+  const expiresAt =
+    pick('expiresAt', 'expires') ??
+    (Number.isFinite(expiresIn) ? Math.floor(Date.now() / 1000) + expiresIn : undefined);
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   return {
     oauth: {
@@ -83,7 +95,11 @@ const add: CommandSpec = {
     'oauth-json': { type: 'string', value: '<file>', description: 'OAuth app data as JSON (OAuth mode)' },
     'bot-id': { type: 'string', value: '<n>', description: 'the bot to use when a caller names none' },
     'member-id': { type: 'string', value: '<id>', description: "the portal's member_id (events must match it)" },
-    'application-token': { type: 'string', value: '<token>', description: 'auth[application_token] of OAuth app events' },
+    'application-token': {
+      type: 'string',
+      value: '<token>',
+      description: 'auth[application_token] of OAuth app events',
+    },
   },
   usesSecrets: true,
   examples: [
@@ -95,8 +111,10 @@ const add: CommandSpec = {
     const webhookUrl = stringOption(ctx.values, 'webhook');
     const oauthFile = stringOption(ctx.values, 'oauth-json');
     const givenClientId = stringOption(ctx.values, 'client-id');
-    if ((webhookUrl === undefined) === (oauthFile === undefined)) throw usageError('give exactly one of --webhook or --oauth-json');
-    if (givenClientId !== undefined && webhookUrl === undefined) throw usageError('--client-id belongs to --webhook (OAuth data carries its own client_id)');
+    if ((webhookUrl === undefined) === (oauthFile === undefined))
+      throw usageError('give exactly one of --webhook or --oauth-json');
+    if (givenClientId !== undefined && webhookUrl === undefined)
+      throw usageError('--client-id belongs to --webhook (OAuth data carries its own client_id)');
     const botId = positiveInteger(ctx, 'bot-id');
     let memberId = stringOption(ctx.values, 'member-id');
     let applicationToken = stringOption(ctx.values, 'application-token');
@@ -114,10 +132,12 @@ const add: CommandSpec = {
       try {
         json = JSON.parse(await readFile(path, 'utf8'));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('FILE_NOT_FOUND', `--oauth-json: ${path} does not exist`);
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+          throw notFound('FILE_NOT_FOUND', `--oauth-json: ${path} does not exist`);
         throw usageError(`--oauth-json: ${path} is not a JSON file (${(error as Error).message})`);
       }
-      if (json === null || typeof json !== 'object' || Array.isArray(json)) throw usageError(`--oauth-json: ${path} must hold a JSON object`);
+      if (json === null || typeof json !== 'object' || Array.isArray(json))
+        throw usageError(`--oauth-json: ${path} must hold a JSON object`);
       const parsed = oauthFrom(json as Record<string, unknown>);
       candidate = { oauth: parsed.oauth };
       memberId ??= parsed.memberId;
@@ -127,7 +147,10 @@ const add: CommandSpec = {
     const name = secrets.names.portal(domain);
     let portal: PortalCredentials;
     try {
-      portal = parsePortalCredentials(JSON.stringify({ domain, memberId, applicationToken, botId, ...candidate }), name);
+      portal = parsePortalCredentials(
+        JSON.stringify({ domain, memberId, applicationToken, botId, ...candidate }),
+        name,
+      );
     } catch (error) {
       if (error instanceof CredentialsFormatError) throw usageError(error.message.replace(`secret ${name}: `, ''));
       throw error;
@@ -142,8 +165,18 @@ const add: CommandSpec = {
     const notes: string[] = [];
     if (clientIdGenerated) notes.push('Generated a new CLIENT_ID for this portal\'s bot; "bot register" will use it.');
     return {
-      json: { portal: domain, secret: name, source: secrets.source, mode, botId: portal.botId ?? null, replaced, clientIdGenerated },
-      human: [`${replaced ? 'Replaced' : 'Added'} ${domain} (${mode}${portal.botId ? `, bot ${portal.botId}` : ''}) as ${name} in ${secrets.source}.`],
+      json: {
+        portal: domain,
+        secret: name,
+        source: secrets.source,
+        mode,
+        botId: portal.botId ?? null,
+        replaced,
+        clientIdGenerated,
+      },
+      human: [
+        `${replaced ? 'Replaced' : 'Added'} ${domain} (${mode}${portal.botId ? `, bot ${portal.botId}` : ''}) as ${name} in ${secrets.source}.`,
+      ],
       notes,
     };
   },
@@ -201,4 +234,8 @@ const check: CommandSpec = {
   },
 };
 
-export const portalGroup: CommandGroup = { name: 'portal', summary: 'portal credentials', commands: [add, list, check] };
+export const portalGroup: CommandGroup = {
+  name: 'portal',
+  summary: 'portal credentials',
+  commands: [add, list, check],
+};

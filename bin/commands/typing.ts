@@ -19,7 +19,10 @@ async function signingKey(ctx: CommandContext): Promise<string> {
   const name = secrets.names.typingKeys;
   const raw = await ctx.progress(`Reading ${name}`, () => secrets.store.read(name));
   if (raw === undefined) {
-    throw notFound('KEYS_NOT_FOUND', `No signing key: pass --key, set TYPING_KEY, or create ${name} in ${secrets.source} with "keys rotate".`);
+    throw notFound(
+      'KEYS_NOT_FOUND',
+      `No signing key: pass --key, set TYPING_KEY, or create ${name} in ${secrets.source} with "keys rotate".`,
+    );
   }
   try {
     return parseTypingKeys(raw, name)[0] as string;
@@ -43,10 +46,17 @@ const send: CommandSpec = {
     dialog: { type: 'string', value: '<id>', description: 'a user id (27) or a group chat (chat12) (required)' },
     bot: { type: 'string', value: '<n>', description: "the bot (default: the portal's stored bot)" },
     url: { type: 'string', value: '<url>', description: `the service's base URL (default: ${DEFAULT_URL})` },
-    key: { type: 'string', value: '<whsec_…>', description: 'the signing key (default: $TYPING_KEY, else the stored one)' },
+    key: {
+      type: 'string',
+      value: '<whsec_…>',
+      description: 'the signing key (default: $TYPING_KEY, else the stored one)',
+    },
   },
   usesSecrets: true,
-  examples: ['bitrix24-typing typing send --portal example.bitrix24.com --dialog chat12', 'TYPING_KEY=whsec_… bitrix24-typing typing send --url https://api.example.com --portal example.bitrix24.com --dialog 27 --bot 39'],
+  examples: [
+    'bitrix24-typing typing send --portal example.bitrix24.com --dialog chat12',
+    'TYPING_KEY=whsec_… bitrix24-typing typing send --url https://api.example.com --portal example.bitrix24.com --dialog 27 --bot 39',
+  ],
   async run(ctx) {
     const portal = requireDomain(ctx, 'portal');
     const rawDialog = stringOption(ctx.values, 'dialog');
@@ -60,7 +70,8 @@ const send: CommandSpec = {
     }
     const botId = positiveInteger(ctx, 'bot');
     const url = stringOption(ctx.values, 'url') ?? DEFAULT_URL;
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw usageError(`--url: "${url}" is not an http(s) URL`);
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw usageError(`--url: "${url}" is not an http(s) URL`);
     const key = await signingKey(ctx);
     let client;
     try {
@@ -70,7 +81,9 @@ const send: CommandSpec = {
     }
     const fields = { portal, dialogId, botId: botId ?? null, url };
     try {
-      await ctx.progress(`Sending typing to ${dialogId} on ${portal}`, () => client.sendTyping({ portal, dialogId, botId }, { deadlineMs: DEADLINE_MS }));
+      await ctx.progress(`Sending typing to ${dialogId} on ${portal}`, () =>
+        client.sendTyping({ portal, dialogId, botId }, { deadlineMs: DEADLINE_MS }),
+      );
     } catch (error) {
       if (!isTypingError(error)) throw error;
       const status = error.status ? ` ${error.status}` : '';

@@ -34,4 +34,3 @@ export const TRANSPORT = {
   network: 'NETWORK_ERROR',
   invalidResponse: 'INVALID_RESPONSE',
 } as const;
-

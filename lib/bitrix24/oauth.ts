@@ -50,11 +50,16 @@ export async function refreshTokens(
     if (name === 'TimeoutError' || name === 'AbortError') {
       throw new Bitrix24Error(TRANSPORT.timeout, 0, 'OAuth server did not answer in time', undefined, { cause: error });
     }
-    if (name === 'SyntaxError') throw new Bitrix24Error(TRANSPORT.invalidResponse, 0, 'OAuth server answered without JSON');
+    if (name === 'SyntaxError')
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, 0, 'OAuth server answered without JSON');
     throw new Bitrix24Error(TRANSPORT.network, 0, 'OAuth server unreachable', undefined, { cause: error });
   }
   if (typeof body?.error === 'string') {
-    throw new Bitrix24Error(body.error, response.status, typeof body.error_description === 'string' ? body.error_description : '');
+    throw new Bitrix24Error(
+      body.error,
+      response.status,
+      typeof body.error_description === 'string' ? body.error_description : '',
+    );
   }
   const str = (key: string): string => {
     const value = body[key];

@@ -4,8 +4,7 @@ import { Bitrix24Error, TRANSPORT } from './errors.js';
 
 /** Where a REST call goes: an inbound webhook, or an OAuth `client_endpoint` with an access token. */
 export type RestTarget =
-  | { kind: 'webhook'; url: string }
-  | { kind: 'oauth'; clientEndpoint: string; accessToken: string };
+  { kind: 'webhook'; url: string } | { kind: 'oauth'; clientEndpoint: string; accessToken: string };
 
 export interface RestClientOptions {
   /** Upper bound for one HTTP attempt; the deadline may cut it shorter. */
@@ -25,7 +24,12 @@ export interface CallResult<T> {
 }
 
 export interface RestClient {
-  call<T = unknown>(target: RestTarget, method: string, params: Record<string, unknown>, deadline: Deadline): Promise<CallResult<T>>;
+  call<T = unknown>(
+    target: RestTarget,
+    method: string,
+    params: Record<string, unknown>,
+    deadline: Deadline,
+  ): Promise<CallResult<T>>;
 }
 
 // A portal answer larger than this is not a REST envelope; refuse to buffer it.
@@ -55,14 +59,19 @@ async function readEnvelope(response: Response): Promise<Record<string, unknown>
     throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
   }
   const text = await response.text();
-  if (text.length > MAX_RESPONSE_BYTES) throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
+  if (text.length > MAX_RESPONSE_BYTES)
+    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
   try {
     const body: unknown = JSON.parse(text);
     if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
   } catch {
     // fall through: an HTML error page from a proxy in front of the portal, for instance
   }
-  throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, `portal answered ${response.status} without a REST envelope`);
+  throw new Bitrix24Error(
+    TRANSPORT.invalidResponse,
+    response.status,
+    `portal answered ${response.status} without a REST envelope`,
+  );
 }
 
 export function createRestClient(options: RestClientOptions): RestClient {
@@ -97,16 +106,33 @@ export function createRestClient(options: RestClientOptions): RestClient {
       if (error instanceof Bitrix24Error) throw error;
       const name = (error as { name?: string }).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new Bitrix24Error(TRANSPORT.timeout, response.status, `no answer within ${timeoutMs} ms`, undefined, { cause: error });
+        throw new Bitrix24Error(TRANSPORT.timeout, response.status, `no answer within ${timeoutMs} ms`, undefined, {
+          cause: error,
+        });
       }
-      throw new Bitrix24Error(TRANSPORT.network, response.status, errorCode(error) ?? 'response interrupted', undefined, { cause: error });
+      throw new Bitrix24Error(
+        TRANSPORT.network,
+        response.status,
+        errorCode(error) ?? 'response interrupted',
+        undefined,
+        { cause: error },
+      );
     }
     if (typeof envelope.error === 'string') {
       const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
-      throw new Bitrix24Error(envelope.error, response.status, description, parseRetryAfter(response.headers.get('retry-after')));
+      throw new Bitrix24Error(
+        envelope.error,
+        response.status,
+        description,
+        parseRetryAfter(response.headers.get('retry-after')),
+      );
     }
     if (!response.ok || !('result' in envelope)) {
-      throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, `portal answered ${response.status} without a result`);
+      throw new Bitrix24Error(
+        TRANSPORT.invalidResponse,
+        response.status,
+        `portal answered ${response.status} without a result`,
+      );
     }
     return { result: envelope.result, status: response.status };
   }

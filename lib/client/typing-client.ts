@@ -84,7 +84,9 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
   return new TypingError({
     code,
     status: response.status,
-    detail: str(problem?.detail) ?? `The service answered HTTP ${response.status}${str(problem?.code) ? ` (${String(problem?.code)})` : ''}.`,
+    detail:
+      str(problem?.detail) ??
+      `The service answered HTTP ${response.status}${str(problem?.code) ? ` (${String(problem?.code)})` : ''}.`,
     retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')),
     requestId: str(problem?.requestId) ?? response.headers.get('apigw-requestid') ?? undefined,
     upstreamCode: str(problem?.upstreamCode),
@@ -99,7 +101,8 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
  */
 export function createTypingClient(options: TypingClientOptions): TypingClient {
   const keys = typeof options.key === 'string' ? [options.key] : [...options.key];
-  if (keys.length === 0 || keys.some((key) => !isSigningKey(key))) throw new TypeError('key must be a whsec_<base64> signing key');
+  if (keys.length === 0 || keys.some((key) => !isSigningKey(key)))
+    throw new TypeError('key must be a whsec_<base64> signing key');
   const endpoint = endpointOf(options.url);
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
@@ -120,7 +123,15 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
       for (let attempt = 1; ; attempt += 1) {
         const remaining = deadlineAt - Date.now();
         if (remaining <= 0) {
-          throw last ?? new TypingError({ code: 'TIMEOUT', status: 0, detail: 'The deadline passed before the first attempt.', attempts: 0 });
+          throw (
+            last ??
+            new TypingError({
+              code: 'TIMEOUT',
+              status: 0,
+              detail: 'The deadline passed before the first attempt.',
+              attempts: 0,
+            })
+          );
         }
         const attemptMs = Math.min(timeoutMs, remaining);
         const signed = signRequest({ body, key: keys, id });
@@ -131,7 +142,11 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
         try {
           const response = await doFetch(endpoint, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'application/json, application/problem+json', ...signed },
+            headers: {
+              'content-type': 'application/json',
+              accept: 'application/json, application/problem+json',
+              ...signed,
+            },
             body,
             signal,
             redirect: 'error',
@@ -145,7 +160,12 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
               parsed = undefined;
             }
             if ((parsed as { ok?: unknown } | undefined)?.ok === true) return { ok: true };
-            throw new TypingError({ code: 'UNEXPECTED_RESPONSE', status: response.status, detail: `HTTP ${response.status} without {"ok": true}.`, attempts: attempt });
+            throw new TypingError({
+              code: 'UNEXPECTED_RESPONSE',
+              status: response.status,
+              detail: `HTTP ${response.status} without {"ok": true}.`,
+              attempts: attempt,
+            });
           }
           failure = failureFrom(response, text, attempt);
           if (!failure.retryable) throw failure;
@@ -153,8 +173,20 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
           if (error instanceof TypingError) throw error;
           if (sendOptions.signal?.aborted) throw sendOptions.signal.reason;
           failure = timeout.aborted
-            ? new TypingError({ code: 'TIMEOUT', status: 0, detail: `No answer within ${attemptMs} ms.`, attempts: attempt, cause: error })
-            : new TypingError({ code: 'NETWORK_ERROR', status: 0, detail: `Could not reach ${new URL(endpoint).origin}.`, attempts: attempt, cause: error });
+            ? new TypingError({
+                code: 'TIMEOUT',
+                status: 0,
+                detail: `No answer within ${attemptMs} ms.`,
+                attempts: attempt,
+                cause: error,
+              })
+            : new TypingError({
+                code: 'NETWORK_ERROR',
+                status: 0,
+                detail: `Could not reach ${new URL(endpoint).origin}.`,
+                attempts: attempt,
+                cause: error,
+              });
         }
         last = failure;
         if (attempt >= maxAttempts) throw failure;

@@ -55,7 +55,10 @@ export interface Config {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly variable: string, reason: string) {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
     super(`${variable}: ${reason}`);
   }
 }
@@ -114,7 +117,8 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export function loadConfig(env: Env = process.env): Config {
   const stage = env.STAGE?.trim() || DEFAULTS.stage;
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(stage)) throw new ConfigError('STAGE', `expected letters, digits and dashes, got "${stage}"`);
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(stage))
+    throw new ConfigError('STAGE', `expected letters, digits and dashes, got "${stage}"`);
   const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || DEFAULTS.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
   return {

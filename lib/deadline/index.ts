@@ -3,7 +3,10 @@
  * deadline, so retries and token refreshes can never run past the Lambda's own timeout.
  */
 export class Deadline {
-  constructor(readonly at: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    readonly at: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   static in(ms: number, now: () => number = Date.now): Deadline {
     return new Deadline(now() + ms, now);

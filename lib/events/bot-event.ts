@@ -79,13 +79,20 @@ export function typingTargets(event: BotEvent): TypingTarget[] {
   if (!dialogId) throw new ServiceError('EVENT_INVALID', `${event.name} without data[PARAMS][DIALOG_ID].`);
   const messageId = str(params?.MESSAGE_ID) ?? '';
   const isCommand = event.name === 'ONIMCOMMANDADD';
-  const entries = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {}).slice(0, MAX_BOTS_PER_EVENT);
+  const entries = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {}).slice(
+    0,
+    MAX_BOTS_PER_EVENT,
+  );
   const targets: TypingTarget[] = [];
   for (const [key, value] of entries) {
     const entry = record(value);
     const botId = positiveInt(entry?.BOT_ID) ?? (isCommand ? undefined : positiveInt(key));
     if (!entry || botId === undefined) continue;
-    const kind = isCommand ? `command:${key}` : event.name === 'ONIMBOTMESSAGEADD' ? 'message' : `join:${event.ts ?? ''}`;
+    const kind = isCommand
+      ? `command:${key}`
+      : event.name === 'ONIMBOTMESSAGEADD'
+        ? 'message'
+        : `join:${event.ts ?? ''}`;
     targets.push({
       botId,
       dialogId,

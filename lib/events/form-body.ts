@@ -23,6 +23,8 @@ export function parseFormBody(body: Buffer): Record<string, unknown> {
       charset: 'utf-8',
     }) as Record<string, unknown>;
   } catch (error) {
-    throw new ServiceError('EVENT_INVALID', 'Body is not a form-encoded Bitrix24 event within the size limits.', { cause: error });
+    throw new ServiceError('EVENT_INVALID', 'Body is not a form-encoded Bitrix24 event within the size limits.', {
+      cause: error,
+    });
   }
 }

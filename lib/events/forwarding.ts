@@ -30,13 +30,18 @@ export interface EventPublisher {
   publish(event: BotEvent, timeoutMs: number): Promise<void>;
 }
 
-export function createEventBridgePublisher(busName: string, client = new EventBridgeClient({ maxAttempts: 2 })): EventPublisher {
+export function createEventBridgePublisher(
+  busName: string,
+  client = new EventBridgeClient({ maxAttempts: 2 }),
+): EventPublisher {
   return {
     async publish(event, timeoutMs) {
       // A second net under sanitizeEvent: any value equal to a loaded secret is redacted too.
       const detail = redactSecrets(JSON.stringify(sanitizeEvent(event)));
       const out = await client.send(
-        new PutEventsCommand({ Entries: [{ EventBusName: busName, Source: EVENT_SOURCE, DetailType: event.name, Detail: detail }] }),
+        new PutEventsCommand({
+          Entries: [{ EventBusName: busName, Source: EVENT_SOURCE, DetailType: event.name, Detail: detail }],
+        }),
         { abortSignal: AbortSignal.timeout(Math.max(1, timeoutMs)) },
       );
       if (out.FailedEntryCount) {

@@ -32,7 +32,8 @@ export async function acceptInstall(
   const { credentials, logger, policy, deadline } = deps;
   const domain = normalizeDomain(event.auth.domain);
   const app = await credentials.app();
-  if (!domain || !app || !event.auth.refreshToken || !event.auth.memberId || !event.auth.applicationToken) throw unverified();
+  if (!domain || !app || !event.auth.refreshToken || !event.auth.memberId || !event.auth.applicationToken)
+    throw unverified();
   if (!domainAllowed(domain, policy.allowedDomains)) {
     logger.warn('install refused: domain not on the allow-list', { portal: domain, event: event.name });
     throw unverified();
@@ -40,13 +41,21 @@ export async function acceptInstall(
   let tokens;
   try {
     tokens = await refreshTokens(
-      { tokenUrl: tokenUrlFor(policy.oauthServer), clientId: app.clientId, clientSecret: app.clientSecret, refreshToken: event.auth.refreshToken },
+      {
+        tokenUrl: tokenUrlFor(policy.oauthServer),
+        clientId: app.clientId,
+        clientSecret: app.clientSecret,
+        refreshToken: event.auth.refreshToken,
+      },
       deadline,
       { timeoutMs: policy.timeoutMs, fetch: policy.fetch },
     );
   } catch (error) {
     if (error instanceof Bitrix24Error && error.status >= 400 && error.status < 500) {
-      logger.warn('install refused: the OAuth server rejected the refresh token', { portal: domain, upstreamCode: error.code });
+      logger.warn('install refused: the OAuth server rejected the refresh token', {
+        portal: domain,
+        upstreamCode: error.code,
+      });
       throw unverified();
     }
     throw error;

@@ -52,7 +52,12 @@ async function typingFor(
   try {
     dialogId = validateDialogId(target.dialogId);
   } catch {
-    deps.logger.warn('event names a dialog imbot cannot type in', { event: event.name, portal: portal.domain, botId, dialogId: target.dialogId.slice(0, 64) });
+    deps.logger.warn('event names a dialog imbot cannot type in', {
+      event: event.name,
+      portal: portal.domain,
+      botId,
+      dialogId: target.dialogId.slice(0, 64),
+    });
     return { botId, dialogId: target.dialogId.slice(0, 64), outcome: 'DIALOG_ID_INVALID' };
   }
   if (!deps.deliveries.reserve(target.deliveryKey, Math.floor(Date.now() / 1000) + DELIVERY_MEMORY_SECONDS)) {
@@ -63,7 +68,12 @@ async function typingFor(
     // token goes to the stored client_endpoint only.
     const accessToken = portal.oauth ? target.accessToken : undefined;
     const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, deps.coalescer);
-    return { botId, dialogId, outcome: out.coalesced ? 'COALESCED' : 'OK', upstreamStatus: out.coalesced ? undefined : out.upstreamStatus };
+    return {
+      botId,
+      dialogId,
+      outcome: out.coalesced ? 'COALESCED' : 'OK',
+      upstreamStatus: out.coalesced ? undefined : out.upstreamStatus,
+    };
   } catch (error) {
     // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).
     deps.deliveries.release(target.deliveryKey);

@@ -16,7 +16,8 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
  * caller gets only the request id to quote.
  */
 export function problem(error: unknown, requestId: string): HttpResponse {
-  const known = error instanceof ServiceError ? error : new ServiceError('INTERNAL_ERROR', 'Something went wrong on our side.');
+  const known =
+    error instanceof ServiceError ? error : new ServiceError('INTERNAL_ERROR', 'Something went wrong on our side.');
   const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
   if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(known.retryAfterSeconds);
   const body: Record<string, unknown> = {

@@ -36,7 +36,10 @@ export type LambdaHttpHandler = (event: APIGatewayProxyEventV2, context: Context
  * a per-request child logger, one summary log line per request (info for answers below 500, error above), and
  * every thrown error rendered as problem+json with its status from the error catalogue.
  */
-export function httpRoute(options: RouteOptions, useCase: (request: RouteRequest) => Promise<HttpResponse>): LambdaHttpHandler {
+export function httpRoute(
+  options: RouteOptions,
+  useCase: (request: RouteRequest) => Promise<HttpResponse>,
+): LambdaHttpHandler {
   return async function handler(event, context) {
     const started = Date.now();
     const requestId = context.awsRequestId;
@@ -58,7 +61,12 @@ export function httpRoute(options: RouteOptions, useCase: (request: RouteRequest
           serverErrorFields = fields;
         },
       });
-      logger.info(options.messages.ok, { ...summary, outcome: 'OK', status: response.statusCode, durationMs: Date.now() - started });
+      logger.info(options.messages.ok, {
+        ...summary,
+        outcome: 'OK',
+        status: response.statusCode,
+        durationMs: Date.now() - started,
+      });
       return response;
     } catch (error) {
       const response = problem(error, requestId);
@@ -72,7 +80,8 @@ export function httpRoute(options: RouteOptions, useCase: (request: RouteRequest
         attempts: known?.attempts,
         durationMs: Date.now() - started,
       };
-      if (response.statusCode >= 500) logger.error(options.messages.failed, { ...fields, ...serverErrorFields?.(), error });
+      if (response.statusCode >= 500)
+        logger.error(options.messages.failed, { ...fields, ...serverErrorFields?.(), error });
       else logger.info(options.messages.refused, fields);
       return response;
     }

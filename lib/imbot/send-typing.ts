@@ -64,20 +64,31 @@ export async function sendTyping(
   return out.coalesced ? { ...out.value, attempts: 0, coalesced: true } : out.value;
 }
 
-async function sendTypingCall(client: PortalClient, input: SendTypingInput, botId: number | undefined, deadline: Deadline): Promise<SendTypingOutcome> {
+async function sendTypingCall(
+  client: PortalClient,
+  input: SendTypingInput,
+  botId: number | undefined,
+  deadline: Deadline,
+): Promise<SendTypingOutcome> {
   const params: Record<string, unknown> = { DIALOG_ID: input.dialogId };
   if (botId !== undefined) params.BOT_ID = botId;
   // Through an inbound webhook the imbot methods need the CLIENT_ID the bot was registered with.
   if (input.portal.webhook?.clientId) params.CLIENT_ID = input.portal.webhook.clientId;
   try {
-    const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, { accessToken: input.accessToken });
+    const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, {
+      accessToken: input.accessToken,
+    });
     return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed, coalesced: false };
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
     const options = { upstreamStatus: error.status, upstreamCode: error.code, attempts: error.attempts, cause: error };
     switch (error.code) {
       case 'BOT_ID_ERROR':
-        throw new ServiceError('BOT_ID_ERROR', `The portal has no bot ${botId ?? '(default)'} for these credentials.`, options);
+        throw new ServiceError(
+          'BOT_ID_ERROR',
+          `The portal has no bot ${botId ?? '(default)'} for these credentials.`,
+          options,
+        );
       case 'DIALOG_ID_EMPTY':
         throw new ServiceError('DIALOG_ID_EMPTY', 'The portal reports the dialog id as empty.', options);
       default:

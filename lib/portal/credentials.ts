@@ -7,7 +7,12 @@ import { createFileStore } from '../secrets/file-store.js';
 import { SecretCache } from '../secrets/secret-cache.js';
 import { SecretStoreError, type SecretStore } from '../secrets/secret-store.js';
 import { createSecretsManagerStore } from '../secrets/secrets-manager-store.js';
-import { CredentialsFormatError, normalizeDomain, parsePortalCredentials, type PortalCredentials } from './portal-credentials.js';
+import {
+  CredentialsFormatError,
+  normalizeDomain,
+  parsePortalCredentials,
+  type PortalCredentials,
+} from './portal-credentials.js';
 import { parseTypingKeys } from './typing-keys.js';
 
 export interface AppCredentials {
@@ -88,7 +93,9 @@ export class Credentials {
     } catch (error) {
       if (error instanceof CredentialsFormatError) {
         this.logger.error('secret is malformed', { secret: name, reason: error.message });
-        throw new ServiceError('INTERNAL_ERROR', 'Stored credentials are malformed; the operators have been told.', { cause: error });
+        throw new ServiceError('INTERNAL_ERROR', 'Stored credentials are malformed; the operators have been told.', {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -113,7 +120,12 @@ export class Credentials {
   async app(): Promise<AppCredentials | undefined> {
     return this.read(this.names.app, (raw, name) => {
       const value = JSON.parse(raw) as Partial<AppCredentials>;
-      if (typeof value.clientId !== 'string' || typeof value.clientSecret !== 'string' || !value.clientId || !value.clientSecret) {
+      if (
+        typeof value.clientId !== 'string' ||
+        typeof value.clientSecret !== 'string' ||
+        !value.clientId ||
+        !value.clientSecret
+      ) {
         throw new CredentialsFormatError(`secret ${name}: needs clientId and clientSecret`);
       }
       registerSecret(value.clientSecret);
@@ -122,7 +134,10 @@ export class Credentials {
   }
 
   /** Stores a portal's credentials as a new version; with `key`, only the first writer of that key wins. */
-  async savePortal(portal: PortalCredentials, options: { key?: string; timeoutMs?: number } = {}): Promise<'written' | 'conflict'> {
+  async savePortal(
+    portal: PortalCredentials,
+    options: { key?: string; timeoutMs?: number } = {},
+  ): Promise<'written' | 'conflict'> {
     const name = this.names.portal(portal.domain);
     const raw = JSON.stringify(portal);
     // Validate before writing: a malformed secret would break every later request for this portal. Parsing also
@@ -133,7 +148,10 @@ export class Credentials {
       outcome = await this.store.write(name, raw, { versionKey: options.key, timeoutMs: options.timeoutMs });
     } catch (error) {
       if (error instanceof SecretStoreError) {
-        throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials could not be stored.', { retryAfterSeconds: 5, cause: error });
+        throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials could not be stored.', {
+          retryAfterSeconds: 5,
+          cause: error,
+        });
       }
       throw error;
     }

@@ -29,7 +29,12 @@ export interface PortalClient {
  * The portal client a function uses, with its keep-alive connections, built once per container.
  * `refreshTokens` is false where the function may not write secrets.
  */
-export function portalClientFromConfig(config: Config, credentials: Credentials, logger: Logger, refreshTokens: boolean): PortalClient {
+export function portalClientFromConfig(
+  config: Config,
+  credentials: Credentials,
+  logger: Logger,
+  refreshTokens: boolean,
+): PortalClient {
   const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
   return createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs, refreshTokens });
 }
@@ -47,7 +52,11 @@ export function createPortalClient(deps: {
   const targetFor = (portal: PortalCredentials, accessToken?: string): RestTarget =>
     portal.webhook
       ? { kind: 'webhook', url: portal.webhook.url }
-      : { kind: 'oauth', clientEndpoint: portal.oauth.clientEndpoint, accessToken: accessToken ?? portal.oauth.accessToken };
+      : {
+          kind: 'oauth',
+          clientEndpoint: portal.oauth.clientEndpoint,
+          accessToken: accessToken ?? portal.oauth.accessToken,
+        };
 
   return {
     async call<T>(
@@ -62,7 +71,12 @@ export function createPortalClient(deps: {
       try {
         return { ...(await deps.rest.call<T>(target, method, params, deadline)), refreshed: false };
       } catch (error) {
-        if (!(error instanceof Bitrix24Error && portal.oauth && (error.isExpiredToken || error.code === 'invalid_token'))) throw error;
+        if (!(
+          error instanceof Bitrix24Error &&
+          portal.oauth &&
+          (error.isExpiredToken || error.code === 'invalid_token')
+        ))
+          throw error;
         failure = error;
       }
       // An event's token that failed says nothing about the stored pair: try the stored one first.
@@ -71,18 +85,26 @@ export function createPortalClient(deps: {
         try {
           return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: false };
         } catch (error) {
-          if (!(error instanceof Bitrix24Error && (error.isExpiredToken || error.code === 'invalid_token'))) throw error;
+          if (!(error instanceof Bitrix24Error && (error.isExpiredToken || error.code === 'invalid_token')))
+            throw error;
           failure = error;
         }
       }
       // `invalid_token` is what a container holding a pair that a peer already rotated sees (the refresh killed
       // the old access token); only `expired_token` justifies spending the refresh token ourselves.
-      current = await rotateAccessToken(deps.credentials, portal.domain, current.oauth.accessToken, deadline, deps.logger, {
-        timeoutMs: deps.timeoutMs,
-        fetch: deps.fetch,
-        refresh: failure.isExpiredToken && deps.refreshTokens !== false,
-        failure,
-      });
+      current = await rotateAccessToken(
+        deps.credentials,
+        portal.domain,
+        current.oauth.accessToken,
+        deadline,
+        deps.logger,
+        {
+          timeoutMs: deps.timeoutMs,
+          fetch: deps.fetch,
+          refresh: failure.isExpiredToken && deps.refreshTokens !== false,
+          failure,
+        },
+      );
       return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: true };
     },
   };

@@ -79,7 +79,8 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
   } catch {
     throw new CredentialsFormatError(`secret ${secretName} is not JSON`);
   }
-  if (raw === null || typeof raw !== 'object') throw new CredentialsFormatError(`secret ${secretName} is not an object`);
+  if (raw === null || typeof raw !== 'object')
+    throw new CredentialsFormatError(`secret ${secretName} is not an object`);
   const r = raw as Record<string, unknown>;
   const domain = normalizeDomain(text(r.domain, 'domain'));
   if (!domain) throw new CredentialsFormatError(`secret ${secretName}: domain is not a host name`);
@@ -100,7 +101,10 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
   }
   if (r.webhook !== undefined) {
     const w = r.webhook as Record<string, unknown>;
-    const webhook: WebhookCredentials = { url: endpoint(w?.url, 'webhook.url'), clientId: text(w?.clientId, 'webhook.clientId', true) };
+    const webhook: WebhookCredentials = {
+      url: endpoint(w?.url, 'webhook.url'),
+      clientId: text(w?.clientId, 'webhook.clientId', true),
+    };
     registerSecret(webhook.url);
     registerSecret(new URL(webhook.url).pathname);
     registerSecret(webhook.clientId);

@@ -86,7 +86,9 @@ class Rotation {
       const releaseKey = versionKey('refresh-release', this.oldRefresh, String(generation));
       const lease: Lease = { owner: this.credentials.owner, until: this.now() + this.leaseMs };
       const timeoutMs = Math.max(1, this.deadline.timeoutFor(this.options.timeoutMs));
-      const claimed = await this.coordinate(() => this.credentials.store.claim(this.name, claimKey, JSON.stringify(lease), { timeoutMs }));
+      const claimed = await this.coordinate(() =>
+        this.credentials.store.claim(this.name, claimKey, JSON.stringify(lease), { timeoutMs }),
+      );
       if (claimed) return this.refreshAsClaimant(releaseKey);
       // Someone else holds this claim: wait for their pair, or for the claim to be released or to lapse.
       const adopted = await this.waitForPeerPair(this.claimGone(claimKey, releaseKey));
@@ -100,7 +102,12 @@ class Rotation {
     let tokens: TokenSet;
     try {
       tokens = await refreshTokens(
-        { tokenUrl: tokenUrlFor(oauth.serverEndpoint), clientId: oauth.clientId, clientSecret: oauth.clientSecret, refreshToken: this.oldRefresh },
+        {
+          tokenUrl: tokenUrlFor(oauth.serverEndpoint),
+          clientId: oauth.clientId,
+          clientSecret: oauth.clientSecret,
+          refreshToken: this.oldRefresh,
+        },
         this.deadline,
         { timeoutMs: this.options.timeoutMs, fetch: this.options.fetch },
       );
@@ -110,8 +117,13 @@ class Rotation {
         this.logger.warn('refresh token already spent; waiting for the stored pair', { portal: this.current.domain });
         return this.adoptPeerPair();
       }
-      await this.credentials.store.claim(this.name, releaseKey, this.credentials.owner, { timeoutMs: 1_000 }).catch(() => undefined);
-      this.logger.warn('token refresh failed; claim released', { portal: this.current.domain, upstreamCode: (error as { code?: string }).code });
+      await this.credentials.store
+        .claim(this.name, releaseKey, this.credentials.owner, { timeoutMs: 1_000 })
+        .catch(() => undefined);
+      this.logger.warn('token refresh failed; claim released', {
+        portal: this.current.domain,
+        upstreamCode: (error as { code?: string }).code,
+      });
       throw error;
     }
     return this.storeRotated(tokens);
@@ -119,7 +131,10 @@ class Rotation {
 
   private async storeRotated(tokens: TokenSet): Promise<OAuthPortal> {
     const { accessToken, refreshToken, expiresAt } = tokens;
-    const rotated: OAuthPortal = { ...this.current, oauth: { ...this.current.oauth, accessToken, refreshToken, expiresAt } };
+    const rotated: OAuthPortal = {
+      ...this.current,
+      oauth: { ...this.current.oauth, accessToken, refreshToken, expiresAt },
+    };
     const domain = this.current.domain;
     let outcome: 'written' | 'conflict';
     try {
@@ -128,7 +143,10 @@ class Rotation {
     } catch (error) {
       // The old pair is already dead; keep the new one in this container so it at least keeps working.
       this.credentials.remember(rotated);
-      this.logger.error('access token refreshed but NOT stored; reinstall may be needed if this container ends', { portal: domain, error });
+      this.logger.error('access token refreshed but NOT stored; reinstall may be needed if this container ends', {
+        portal: domain,
+        error,
+      });
       return rotated;
     }
     if (outcome === 'conflict') {
@@ -178,12 +196,17 @@ class Rotation {
     try {
       return await step();
     } catch (error) {
-      throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Could not coordinate the token refresh.', { retryAfterSeconds: 5, cause: error });
+      throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Could not coordinate the token refresh.', {
+        retryAfterSeconds: 5,
+        cause: error,
+      });
     }
   }
 }
 
 // The portal was never asked: the wait was for a peer container's refresh, so no upstream status or code.
 function peerRefreshTimedOut(): ServiceError {
-  return new ServiceError('UPSTREAM_TIMEOUT', 'A token refresh by another container did not finish in time.', { retryAfterSeconds: 1 });
+  return new ServiceError('UPSTREAM_TIMEOUT', 'A token refresh by another container did not finish in time.', {
+    retryAfterSeconds: 1,
+  });
 }

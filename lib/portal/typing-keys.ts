@@ -19,7 +19,9 @@ export function parseTypingKeys(json: string, secretName: string): string[] {
   }
   return keys.map((key, index) => {
     if (!isSigningKey(key)) {
-      throw new CredentialsFormatError(`secret ${secretName}: keys[${index}] is not a whsec_ key of ${MIN_KEY_BYTES}+ bytes`);
+      throw new CredentialsFormatError(
+        `secret ${secretName}: keys[${index}] is not a whsec_ key of ${MIN_KEY_BYTES}+ bytes`,
+      );
     }
     registerSecret(key);
     registerSecret(key.slice(KEY_PREFIX.length));

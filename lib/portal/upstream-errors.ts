@@ -6,7 +6,12 @@ import { ServiceError } from '../errors/index.js';
  * are mapped by the method's own module before this generic fallback.
  */
 export function upstreamFailure(error: Bitrix24Error): ServiceError {
-  const options = { upstreamStatus: error.status || undefined, upstreamCode: error.code, attempts: error.attempts, cause: error };
+  const options = {
+    upstreamStatus: error.status || undefined,
+    upstreamCode: error.code,
+    attempts: error.attempts,
+    cause: error,
+  };
   if (error.isRateLimited) {
     return new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal is rate-limiting calls; retry later.', {
       ...options,

@@ -44,7 +44,8 @@ export class SecretCache {
   async get(name: string, { fresh = false }: { fresh?: boolean } = {}): Promise<string | undefined> {
     const entry = this.entries.get(name);
     if (!fresh && entry && this.now() - entry.fetchedAt < this.options.ttlMs) return entry.value;
-    if (!fresh && entry?.retryAt !== undefined && this.now() < entry.retryAt && this.servable(entry)) return entry.value;
+    if (!fresh && entry?.retryAt !== undefined && this.now() < entry.retryAt && this.servable(entry))
+      return entry.value;
     const failure = this.failures.get(name);
     if (!fresh && failure && this.now() < failure.until) throw failure.error;
     const pending = this.inflight.get(name);

@@ -9,7 +9,11 @@ export interface SecretStore {
    * Stores `value` as the new current version, creating the secret if needed. With `versionKey`, at most one
    * value can ever be written under that key: a second writer with a different value gets `'conflict'`.
    */
-  write(name: string, value: string, options?: { versionKey?: string; timeoutMs?: number }): Promise<'written' | 'conflict'>;
+  write(
+    name: string,
+    value: string,
+    options?: { versionKey?: string; timeoutMs?: number },
+  ): Promise<'written' | 'conflict'>;
   /**
    * Claims `key` for this container without touching the current value. Only the first claimant of a key
    * gets `true`; everyone after gets `false`. Used so one container alone spends a rotating refresh token.

@@ -42,9 +42,12 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
         }
       }
       try {
-        await client.send(new CreateSecretCommand({ Name: name, SecretString: value, ClientRequestToken: versionKey }), {
-          abortSignal: signal(timeoutMs),
-        });
+        await client.send(
+          new CreateSecretCommand({ Name: name, SecretString: value, ClientRequestToken: versionKey }),
+          {
+            abortSignal: signal(timeoutMs),
+          },
+        );
         return 'written';
       } catch (error) {
         if (error instanceof ResourceExistsException) return 'conflict';
@@ -77,7 +80,9 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
     async readClaim(name, key, { timeoutMs } = {}) {
       try {
         // A ClientRequestToken becomes the VersionId of the version it created.
-        const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionId: key }), { abortSignal: signal(timeoutMs) });
+        const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionId: key }), {
+          abortSignal: signal(timeoutMs),
+        });
         return out.SecretString;
       } catch (error) {
         if (error instanceof ResourceNotFoundException) return undefined;
@@ -87,7 +92,11 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
   };
 }
 
-async function listSecretNames(client: SecretsManagerClient, prefix: string, abortSignal: AbortSignal): Promise<string[]> {
+async function listSecretNames(
+  client: SecretsManagerClient,
+  prefix: string,
+  abortSignal: AbortSignal,
+): Promise<string[]> {
   const names: string[] = [];
   let nextToken: string | undefined;
   try {

@@ -8,9 +8,7 @@
 export class ReplayGuard {
   private readonly seen = new Map<string, number>();
 
-  constructor(
-    private readonly options: { maxEntries: number; now?: () => number } = { maxEntries: 100_000 },
-  ) {}
+  constructor(private readonly options: { maxEntries: number; now?: () => number } = { maxEntries: 100_000 }) {}
 
   private nowSeconds(): number {
     return Math.floor((this.options.now ?? Date.now)() / 1000);

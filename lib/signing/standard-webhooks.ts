@@ -30,7 +30,9 @@ export function signRequest(input: {
   const id = input.id ?? `msg_${randomUUID()}`;
   const timestamp = String(input.timestamp ?? Math.floor(Date.now() / 1000));
   const keys = Array.isArray(input.key) ? input.key : [input.key];
-  const signature = keys.map((key) => `v1,${hmac(keyBytes(key), id, timestamp, input.body).toString('base64')}`).join(' ');
+  const signature = keys
+    .map((key) => `v1,${hmac(keyBytes(key), id, timestamp, input.body).toString('base64')}`)
+    .join(' ');
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
 }
 
@@ -61,7 +63,8 @@ export function verifySignature(input: {
   const id = input.headers[HEADERS.id];
   const timestampText = input.headers[HEADERS.timestamp];
   const signatures = input.headers[HEADERS.signature];
-  if (!id || !timestampText || !signatures) refuse('Missing webhook-id, webhook-timestamp or webhook-signature header.');
+  if (!id || !timestampText || !signatures)
+    refuse('Missing webhook-id, webhook-timestamp or webhook-signature header.');
   if (id.length > MAX_ID_LENGTH || /[\s.]/.test(id)) refuse('webhook-id is malformed.');
   if (!/^\d{1,12}$/.test(timestampText)) refuse('webhook-timestamp must be unix seconds.');
   const timestamp = Number(timestampText);

@@ -23,14 +23,26 @@ export function parseTypingRequest(body: Buffer): TypingRequestBody {
   }
   const fields = raw as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !KNOWN_FIELDS.has(key));
-  if (unknown.length > 0) throw new ServiceError('BODY_INVALID', `Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-  if (typeof fields.portal !== 'string') throw new ServiceError('BODY_INVALID', 'portal must be a string (the portal domain).');
+  if (unknown.length > 0)
+    throw new ServiceError('BODY_INVALID', `Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
+  if (typeof fields.portal !== 'string')
+    throw new ServiceError('BODY_INVALID', 'portal must be a string (the portal domain).');
   const portal = normalizeDomain(fields.portal);
   if (!portal) throw new ServiceError('PORTAL_INVALID', 'portal must be a host name such as example.bitrix24.com.');
-  if (fields.dialogId !== undefined && fields.dialogId !== null && typeof fields.dialogId !== 'string' && typeof fields.dialogId !== 'number') {
+  if (
+    fields.dialogId !== undefined &&
+    fields.dialogId !== null &&
+    typeof fields.dialogId !== 'string' &&
+    typeof fields.dialogId !== 'number'
+  ) {
     throw new ServiceError('BODY_INVALID', 'dialogId must be a string.');
   }
-  if (fields.botId !== undefined && fields.botId !== null && typeof fields.botId !== 'number' && typeof fields.botId !== 'string') {
+  if (
+    fields.botId !== undefined &&
+    fields.botId !== null &&
+    typeof fields.botId !== 'number' &&
+    typeof fields.botId !== 'string'
+  ) {
     throw new ServiceError('BODY_INVALID', 'botId must be a number.');
   }
   const dialogId = validateDialogId(fields.dialogId);

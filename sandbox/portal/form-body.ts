@@ -20,7 +20,9 @@ export function decodePhpForm(text: string): Record<string, unknown> {
 }
 
 function nextIndex(node: Record<string, unknown>): string {
-  const numeric = Object.keys(node).filter((k) => /^\d+$/.test(k)).map(Number);
+  const numeric = Object.keys(node)
+    .filter((k) => /^\d+$/.test(k))
+    .map(Number);
   return String(numeric.length === 0 ? 0 : Math.max(...numeric) + 1);
 }
 

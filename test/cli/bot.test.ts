@@ -25,7 +25,19 @@ describe('bot register', () => {
     await putSecret(`${prefix}/portals/${p.domain}`, secret);
 
     // Act
-    const result = await cli(['bot', 'register', '--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'typing_bot', '--name', 'Typist', ...sm]);
+    const result = await cli([
+      'bot',
+      'register',
+      '--domain',
+      p.domain,
+      '--events-url',
+      EVENTS_URL,
+      '--code',
+      'typing_bot',
+      '--name',
+      'Typist',
+      ...sm,
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
@@ -47,37 +59,86 @@ describe('bot register', () => {
     await putSecret(`${prefix}/portals/${p.domain}`, secret);
 
     // Act
-    const result = await cli(['bot', 'register', '--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'helper', ...sm, '--json']);
+    const result = await cli([
+      'bot',
+      'register',
+      '--domain',
+      p.domain,
+      '--events-url',
+      EVENTS_URL,
+      '--code',
+      'helper',
+      ...sm,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.json()).toEqual({ ok: true, portal: p.domain, mode: 'oauth', botId: 42, code: 'helper', eventsUrl: EVENTS_URL, previousBotId: 41 });
+    expect(result.json()).toEqual({
+      ok: true,
+      portal: p.domain,
+      mode: 'oauth',
+      botId: 42,
+      code: 'helper',
+      eventsUrl: EVENTS_URL,
+      previousBotId: 41,
+    });
     expect(p.bots.get(42)).toMatchObject({ appClientId: clientId, properties: { NAME: 'helper' } });
-    expect(await readSecret(`${prefix}/portals/${p.domain}`)).toMatchObject({ botId: 42, oauth: { accessToken: secret.oauth.accessToken } });
+    expect(await readSecret(`${prefix}/portals/${p.domain}`)).toMatchObject({
+      botId: 42,
+      oauth: { accessToken: secret.oauth.accessToken },
+    });
   });
 
   it("exits 1 with the portal's error code and stores nothing when the portal refuses", async () => {
     // Prepare
     const { secret } = webhookBotOn(p, 39);
     await putSecret(`${prefix}/portals/${p.domain}`, secret);
-    p.script('imbot.register', [{ status: 400, body: { error: 'WRONG_REQUEST', error_description: 'Limit of bots reached' } }]);
+    p.script('imbot.register', [
+      { status: 400, body: { error: 'WRONG_REQUEST', error_description: 'Limit of bots reached' } },
+    ]);
 
     // Act
-    const result = await cli(['bot', 'register', '--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'x', ...sm, '--json']);
+    const result = await cli([
+      'bot',
+      'register',
+      '--domain',
+      p.domain,
+      '--events-url',
+      EVENTS_URL,
+      '--code',
+      'x',
+      ...sm,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(1);
     expect(result.json()).toEqual({
       ok: false,
       portal: p.domain,
-      error: { code: 'WRONG_REQUEST', message: `${p.domain}: imbot.register failed with WRONG_REQUEST (Limit of bots reached)`, status: 400 },
+      error: {
+        code: 'WRONG_REQUEST',
+        message: `${p.domain}: imbot.register failed with WRONG_REQUEST (Limit of bots reached)`,
+        status: 400,
+      },
     });
     expect(await readSecret(`${prefix}/portals/${p.domain}`)).toEqual(secret);
   });
 
   it('exits 3 for a portal with no secret, before calling anything', async () => {
     // Act
-    const result = await cli(['bot', 'register', '--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'x', ...sm]);
+    const result = await cli([
+      'bot',
+      'register',
+      '--domain',
+      p.domain,
+      '--events-url',
+      EVENTS_URL,
+      '--code',
+      'x',
+      ...sm,
+    ]);
 
     // Assess
     expect(result.code).toBe(3);
@@ -86,7 +147,11 @@ describe('bot register', () => {
   });
 
   it.each([
-    ['a plain-http events URL', ['--events-url', 'http://api.example.test/bitrix/events', '--code', 'x'], '--events-url must be an https URL'],
+    [
+      'a plain-http events URL',
+      ['--events-url', 'http://api.example.test/bitrix/events', '--code', 'x'],
+      '--events-url must be an https URL',
+    ],
     ['no code', ['--events-url', EVENTS_URL], '--code is required'],
     ['no events URL', ['--code', 'x'], '--events-url is required'],
   ])('exits 2 given %s', async (_case, args, message) => {

@@ -10,7 +10,14 @@ import { startScriptedServer } from '../support/scripted-server.js';
 // The CLI as `npm run build` bundles it (same esbuild options as package.json), run as a real process.
 // It lives in .cache/ at the project root so that `../bin/fixtures/` resolves as it does from dist/.
 const bundle = join(process.cwd(), '.cache', `cli-${randomBytes(4).toString('hex')}.mjs`);
-const esbuildOptions = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' } as const;
+const esbuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+} as const;
 
 beforeAll(async () => {
   await build({ ...esbuildOptions, entryPoints: ['bin/cli.ts'], outfile: bundle });
@@ -19,9 +26,15 @@ afterAll(async () => {
   await rm(bundle, { force: true });
 });
 
-function runBundle(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBundle(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bundle, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -56,7 +69,15 @@ describe('the bundled CLI as a process', () => {
 
     // Act
     const usage = await runBundle(['keys', 'bogus']);
-    const unknown = await runBundle(['portal', 'check', '--domain', 'nobody.bitrix24.com', '--source', `file:${join(dir, 'c.json')}`, '--json']);
+    const unknown = await runBundle([
+      'portal',
+      'check',
+      '--domain',
+      'nobody.bitrix24.com',
+      '--source',
+      `file:${join(dir, 'c.json')}`,
+      '--json',
+    ]);
 
     // Assess
     expect(usage.code).toBe(2);
@@ -84,7 +105,13 @@ describe('the bundled CLI as a process', () => {
 describe('the client bundle', () => {
   it('imports nothing but node:crypto', async () => {
     // Act
-    const result = await build({ ...esbuildOptions, entryPoints: ['lib/client/index.ts'], write: false, metafile: true, outdir: 'out' });
+    const result = await build({
+      ...esbuildOptions,
+      entryPoints: ['lib/client/index.ts'],
+      write: false,
+      metafile: true,
+      outdir: 'out',
+    });
 
     // Assess
     const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));

@@ -58,9 +58,17 @@ describe('events send', () => {
   it('replaces auth[domain], auth[application_token] and auth[member_id], and keeps a full events URL as given', async () => {
     // Act
     const result = await cli([
-      'events', 'send', 'join-chat-webhook-bot',
-      '--url', `${events.url}/bitrix/events?CLIENT_ID=abc`,
-      '--domain', 'sandbox.bitrix24.test', '--token', 'the-real-client-id', '--member-id', 'member-2',
+      'events',
+      'send',
+      'join-chat-webhook-bot',
+      '--url',
+      `${events.url}/bitrix/events?CLIENT_ID=abc`,
+      '--domain',
+      'sandbox.bitrix24.test',
+      '--token',
+      'the-real-client-id',
+      '--member-id',
+      'member-2',
       '--json',
     ]);
 
@@ -75,8 +83,15 @@ describe('events send', () => {
       body: { ok: true },
     });
     expect(events.requests[0]?.url).toBe('/bitrix/events?CLIENT_ID=abc');
-    const form = decodePhpForm(events.requests[0]!.body) as { auth: Record<string, string>; data: { PARAMS: Record<string, string> } };
-    expect(form.auth).toMatchObject({ domain: 'sandbox.bitrix24.test', application_token: 'the-real-client-id', member_id: 'member-2' });
+    const form = decodePhpForm(events.requests[0]!.body) as {
+      auth: Record<string, string>;
+      data: { PARAMS: Record<string, string> };
+    };
+    expect(form.auth).toMatchObject({
+      domain: 'sandbox.bitrix24.test',
+      application_token: 'the-real-client-id',
+      member_id: 'member-2',
+    });
     expect(form.data.PARAMS).toMatchObject({ DIALOG_ID: 'chat1157', CHAT_TYPE: 'C', BOT_ID: '39' });
   });
 
@@ -84,26 +99,65 @@ describe('events send', () => {
     // Prepare
     const dir = await mkdtemp(join(tmpdir(), 'events-'));
     const source = ['--source', `file:${join(dir, 'credentials.json')}`, '--prefix', 'p/dev'];
-    const webhook = ['--webhook', 'https://sandbox.bitrix24.test/rest/1/abc/', '--client-id', 'stored-client-id-123', '--member-id', 'member-9'];
+    const webhook = [
+      '--webhook',
+      'https://sandbox.bitrix24.test/rest/1/abc/',
+      '--client-id',
+      'stored-client-id-123',
+      '--member-id',
+      'member-9',
+    ];
     await cli(['portal', 'add', '--domain', 'sandbox.bitrix24.test', ...webhook, ...source]);
 
     // Act
-    const stored = await cli(['events', 'send', 'message-webhook-bot', '--url', events.url, '--domain', 'sandbox.bitrix24.test', ...source]);
-    const unknown = await cli(['events', 'send', 'message-webhook-bot', '--url', events.url, '--domain', 'other.bitrix24.test', ...source]);
+    const stored = await cli([
+      'events',
+      'send',
+      'message-webhook-bot',
+      '--url',
+      events.url,
+      '--domain',
+      'sandbox.bitrix24.test',
+      ...source,
+    ]);
+    const unknown = await cli([
+      'events',
+      'send',
+      'message-webhook-bot',
+      '--url',
+      events.url,
+      '--domain',
+      'other.bitrix24.test',
+      ...source,
+    ]);
 
     // Assess
     expect([stored.code, unknown.code]).toEqual([0, 0]);
-    expect(stored.stderr).toBe('Using the stored auth[application_token] and auth[member_id] of p/dev/portals/sandbox.bitrix24.test.\n');
+    expect(stored.stderr).toBe(
+      'Using the stored auth[application_token] and auth[member_id] of p/dev/portals/sandbox.bitrix24.test.\n',
+    );
     expect(stored.stdout).not.toContain('stored-client-id-123');
-    const [first, second] = events.requests.map((r) => (decodePhpForm(r.body) as { auth: Record<string, string> }).auth);
-    expect(first).toMatchObject({ domain: 'sandbox.bitrix24.test', application_token: 'stored-client-id-123', member_id: 'member-9' });
-    expect(second).toMatchObject({ domain: 'other.bitrix24.test', application_token: 'the-client-id-the-bot-was-registered-with' });
+    const [first, second] = events.requests.map(
+      (r) => (decodePhpForm(r.body) as { auth: Record<string, string> }).auth,
+    );
+    expect(first).toMatchObject({
+      domain: 'sandbox.bitrix24.test',
+      application_token: 'stored-client-id-123',
+      member_id: 'member-9',
+    });
+    expect(second).toMatchObject({
+      domain: 'other.bitrix24.test',
+      application_token: 'the-client-id-the-bot-was-registered-with',
+    });
   });
 
   it('reads a fixture file of key=value lines, encoding every value', async () => {
     // Prepare
     const dir = await mkdtemp(join(tmpdir(), 'events-'));
-    await writeFile(join(dir, 'custom.txt'), '# a comment\nevent=ONIMBOTMESSAGEADD\n\ndata[PARAMS][MESSAGE]=a & b = c?\nauth[domain]=x.bitrix24.com\n');
+    await writeFile(
+      join(dir, 'custom.txt'),
+      '# a comment\nevent=ONIMBOTMESSAGEADD\n\ndata[PARAMS][MESSAGE]=a & b = c?\nauth[domain]=x.bitrix24.com\n',
+    );
 
     // Act
     const result = await cli(['events', 'send', 'custom.txt', '--url', events.url, '--token', 't0k'], { cwd: dir });
@@ -122,7 +176,12 @@ describe('events send', () => {
     events.script({
       status: 401,
       headers: { 'content-type': 'application/problem+json' },
-      body: { title: 'Event not verified', status: 401, code: 'EVENT_UNVERIFIED', detail: 'The event could not be verified.' },
+      body: {
+        title: 'Event not verified',
+        status: 401,
+        code: 'EVENT_UNVERIFIED',
+        detail: 'The event could not be verified.',
+      },
     });
     events.script({ status: 501, body: 'Not Implemented' });
 
@@ -148,7 +207,14 @@ describe('events send', () => {
     const port = await freePort();
 
     // Act
-    const result = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', `http://127.0.0.1:${port}`, '--json']);
+    const result = await cli([
+      'events',
+      'send',
+      'join-chat-webhook-bot',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(1);

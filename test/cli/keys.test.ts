@@ -26,7 +26,9 @@ describe('keys generate', () => {
     const key = result.stdout.trim();
     expect(key).toMatch(KEY);
     const headers = signRequest({ body: '{}', key });
-    expect(() => verifySignature({ headers: { ...headers }, body: Buffer.from('{}'), keys: [key], toleranceSeconds: 300 })).not.toThrow();
+    expect(() =>
+      verifySignature({ headers: { ...headers }, body: Buffer.from('{}'), keys: [key], toleranceSeconds: 300 }),
+    ).not.toThrow();
   });
 
   it('prints {ok, key, keyId} under --json, a different key every time', async () => {
@@ -118,7 +120,11 @@ describe('keys rotate', () => {
 
     // Assess
     expect(result.code).toBe(3);
-    expect(result.json()).toMatchObject({ ok: false, secret: `${prefix}/typing-keys`, error: { code: 'KEYS_NOT_FOUND' } });
+    expect(result.json()).toMatchObject({
+      ok: false,
+      secret: `${prefix}/typing-keys`,
+      error: { code: 'KEYS_NOT_FOUND' },
+    });
   });
 
   it('exits 1 with SECRET_MALFORMED when the stored secret is not a key list', async () => {
@@ -144,7 +150,10 @@ describe('keys rotate', () => {
 
       // Assess
       expect(result.code).toBe(1);
-      expect(result.json()).toMatchObject({ ok: false, error: { code: 'CREDENTIALS_UNAVAILABLE', message: expect.stringContaining('GetSecretValue failed') } });
+      expect(result.json()).toMatchObject({
+        ok: false,
+        error: { code: 'CREDENTIALS_UNAVAILABLE', message: expect.stringContaining('GetSecretValue failed') },
+      });
     } finally {
       process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = saved;
     }
@@ -155,18 +164,26 @@ describe('keys rotate', () => {
     const dir = await mkdtemp(join(tmpdir(), 'keys-'));
 
     // Act
-    const result = await cli(['keys', 'rotate', '--stage', 'qa', '--json'], { cwd: dir, env: { SECRETS_PREFIX: 'ignored/because-stage-given' } });
+    const result = await cli(['keys', 'rotate', '--stage', 'qa', '--json'], {
+      cwd: dir,
+      env: { SECRETS_PREFIX: 'ignored/because-stage-given' },
+    });
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.json()).toMatchObject({ secret: 'bitrix24-typing/qa/typing-keys', source: `file:${join(dir, '.local/credentials.json')}` });
+    expect(result.json()).toMatchObject({
+      secret: 'bitrix24-typing/qa/typing-keys',
+      source: `file:${join(dir, '.local/credentials.json')}`,
+    });
     const file = JSON.parse(await readFile(join(dir, '.local/credentials.json'), 'utf8')) as Record<string, unknown>;
     expect(file['bitrix24-typing/qa/typing-keys']).toEqual({ keys: [result.json().key] });
   });
 
   it('takes the source and prefix from CREDENTIALS_SOURCE and SECRETS_PREFIX', async () => {
     // Act
-    const result = await cli(['keys', 'rotate', '--json'], { env: { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix } });
+    const result = await cli(['keys', 'rotate', '--json'], {
+      env: { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix },
+    });
 
     // Assess
     expect(result.code).toBe(0);

@@ -35,20 +35,47 @@ describe('portal add', () => {
     const url = `https://example.bitrix24.com/rest/1/${random(8)}/`;
 
     // Act
-    const result = await cli(['portal', 'add', '--domain', 'Example.Bitrix24.com', '--webhook', url, '--bot-id', '39', ...sm]);
+    const result = await cli([
+      'portal',
+      'add',
+      '--domain',
+      'Example.Bitrix24.com',
+      '--webhook',
+      url,
+      '--bot-id',
+      '39',
+      ...sm,
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`Added example.bitrix24.com (webhook, bot 39) as ${prefix}/portals/example.bitrix24.com in secrets-manager.\n`);
-    const stored = await readSecret<{ webhook: { url: string; clientId: string } }>(`${prefix}/portals/example.bitrix24.com`);
-    expect(stored).toEqual({ domain: 'example.bitrix24.com', botId: 39, webhook: { url, clientId: expect.stringMatching(/^[0-9a-f]{48}$/) } });
+    expect(result.stdout).toBe(
+      `Added example.bitrix24.com (webhook, bot 39) as ${prefix}/portals/example.bitrix24.com in secrets-manager.\n`,
+    );
+    const stored = await readSecret<{ webhook: { url: string; clientId: string } }>(
+      `${prefix}/portals/example.bitrix24.com`,
+    );
+    expect(stored).toEqual({
+      domain: 'example.bitrix24.com',
+      botId: 39,
+      webhook: { url, clientId: expect.stringMatching(/^[0-9a-f]{48}$/) },
+    });
     expect(result.stdout + result.stderr).not.toContain(stored.webhook.clientId);
     expect(result.stdout + result.stderr).not.toContain(url);
   });
 
   it('keeps a given CLIENT_ID, member id and application token, and reports a replacement under --json', async () => {
     // Prepare
-    const args = ['portal', 'add', '--domain', 'example.bitrix24.com', '--webhook', 'https://example.bitrix24.com/rest/1/abc/', '--client-id', 'cid-1234567890'];
+    const args = [
+      'portal',
+      'add',
+      '--domain',
+      'example.bitrix24.com',
+      '--webhook',
+      'https://example.bitrix24.com/rest/1/abc/',
+      '--client-id',
+      'cid-1234567890',
+    ];
     await cli([...args, ...sm]);
 
     // Act
@@ -94,7 +121,10 @@ describe('portal add', () => {
     );
 
     // Act
-    const result = await cli(['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'install.json', ...file], { cwd: dir });
+    const result = await cli(
+      ['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'install.json', ...file],
+      { cwd: dir },
+    );
 
     // Assess
     expect(result.code).toBe(0);
@@ -113,16 +143,41 @@ describe('portal add', () => {
         serverEndpoint: 'https://oauth.bitrix.info/rest/',
       },
     });
-    for (const secret of ['secret-456', 'access-789', 'refresh-012']) expect(result.stdout + result.stderr).not.toContain(secret);
+    for (const secret of ['secret-456', 'access-789', 'refresh-012'])
+      expect(result.stdout + result.stderr).not.toContain(secret);
   });
 
   it.each([
-    ['neither --webhook nor --oauth-json', ['--domain', 'example.bitrix24.com'], 'exactly one of --webhook or --oauth-json'],
-    ['both', ['--domain', 'example.bitrix24.com', '--webhook', 'https://e.bitrix24.com/rest/1/a/', '--oauth-json', 'x.json'], 'exactly one'],
-    ['a domain that is no host name', ['--domain', '../typing-keys', '--webhook', 'https://e.bitrix24.com/rest/1/a/'], 'not a host name'],
-    ['a plain-http webhook', ['--domain', 'example.bitrix24.com', '--webhook', 'http://e.bitrix24.com/rest/1/a/'], 'webhook.url must be an https URL'],
-    ['a bot id that is no number', ['--domain', 'example.bitrix24.com', '--webhook', 'https://e.bitrix24.com/rest/1/a/', '--bot-id', 'x'], '--bot-id must be a positive integer'],
-    ['--client-id without --webhook', ['--domain', 'example.bitrix24.com', '--oauth-json', 'x.json', '--client-id', 'c'], '--client-id belongs to --webhook'],
+    [
+      'neither --webhook nor --oauth-json',
+      ['--domain', 'example.bitrix24.com'],
+      'exactly one of --webhook or --oauth-json',
+    ],
+    [
+      'both',
+      ['--domain', 'example.bitrix24.com', '--webhook', 'https://e.bitrix24.com/rest/1/a/', '--oauth-json', 'x.json'],
+      'exactly one',
+    ],
+    [
+      'a domain that is no host name',
+      ['--domain', '../typing-keys', '--webhook', 'https://e.bitrix24.com/rest/1/a/'],
+      'not a host name',
+    ],
+    [
+      'a plain-http webhook',
+      ['--domain', 'example.bitrix24.com', '--webhook', 'http://e.bitrix24.com/rest/1/a/'],
+      'webhook.url must be an https URL',
+    ],
+    [
+      'a bot id that is no number',
+      ['--domain', 'example.bitrix24.com', '--webhook', 'https://e.bitrix24.com/rest/1/a/', '--bot-id', 'x'],
+      '--bot-id must be a positive integer',
+    ],
+    [
+      '--client-id without --webhook',
+      ['--domain', 'example.bitrix24.com', '--oauth-json', 'x.json', '--client-id', 'c'],
+      '--client-id belongs to --webhook',
+    ],
   ])('exits 2 and stores nothing given %s', async (_case, args, message) => {
     // Act
     const result = await cli(['portal', 'add', ...args, ...file]);
@@ -138,8 +193,14 @@ describe('portal add', () => {
     await writeFile(join(dir, 'partial.json'), JSON.stringify({ access_token: 'a' }));
 
     // Act
-    const partial = await cli(['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'partial.json', ...file], { cwd: dir });
-    const missing = await cli(['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'nope.json', ...file], { cwd: dir });
+    const partial = await cli(
+      ['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'partial.json', ...file],
+      { cwd: dir },
+    );
+    const missing = await cli(
+      ['portal', 'add', '--domain', 'example.bitrix24.com', '--oauth-json', 'nope.json', ...file],
+      { cwd: dir },
+    );
 
     // Assess
     expect(partial.code).toBe(2);
@@ -163,12 +224,25 @@ describe('portal list', () => {
     // Assess
     expect(human.code).toBe(0);
     expect(human.stdout).toBe('a.bitrix24.com\nb.bitrix24.com\n');
-    expect(json.json()).toEqual({ ok: true, prefix, source: 'secrets-manager', portals: ['a.bitrix24.com', 'b.bitrix24.com'] });
+    expect(json.json()).toEqual({
+      ok: true,
+      prefix,
+      source: 'secrets-manager',
+      portals: ['a.bitrix24.com', 'b.bitrix24.com'],
+    });
   });
 
   it('lists the portals of the file source', async () => {
     // Prepare
-    await cli(['portal', 'add', '--domain', 'one.bitrix24.com', '--webhook', 'https://one.bitrix24.com/rest/1/a/', ...file]);
+    await cli([
+      'portal',
+      'add',
+      '--domain',
+      'one.bitrix24.com',
+      '--webhook',
+      'https://one.bitrix24.com/rest/1/a/',
+      ...file,
+    ]);
 
     // Act
     const result = await cli(['portal', 'list', ...file, '--json']);
@@ -201,7 +275,14 @@ describe('portal check', () => {
     // Assess
     expect(human.code).toBe(0);
     expect(human.stdout).toBe(`OK ${p.domain}: profile answered 200 (webhook)\n`);
-    expect(json.json()).toEqual({ ok: true, portal: p.domain, mode: 'webhook', method: 'profile', status: 200, refreshed: false });
+    expect(json.json()).toEqual({
+      ok: true,
+      portal: p.domain,
+      mode: 'webhook',
+      method: 'profile',
+      status: 200,
+      refreshed: false,
+    });
     expect(p.calls.map((call) => [call.method, call.via])).toEqual([
       ['profile', 'webhook'],
       ['profile', 'webhook'],
@@ -220,7 +301,14 @@ describe('portal check', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.json()).toEqual({ ok: true, portal: p.domain, mode: 'oauth', method: 'app.info', status: 200, refreshed: true });
+    expect(result.json()).toEqual({
+      ok: true,
+      portal: p.domain,
+      mode: 'oauth',
+      method: 'app.info',
+      status: 200,
+      refreshed: true,
+    });
     const stored = await readSecret<typeof bot.secret>(`${prefix}/portals/${p.domain}`);
     expect(stored.oauth.refreshToken).not.toBe(bot.secret.oauth.refreshToken);
     expect(p.refreshCalls).toHaveLength(1);
@@ -230,7 +318,10 @@ describe('portal check', () => {
   it("exits 1 with the portal's error code when the credentials are refused", async () => {
     // Prepare
     const p = await portal('hook.bitrix24.test');
-    await putSecret(`${prefix}/portals/${p.domain}`, { domain: p.domain, webhook: { url: `${p.url}/rest/1/wrongcode/`, clientId: 'c' } });
+    await putSecret(`${prefix}/portals/${p.domain}`, {
+      domain: p.domain,
+      webhook: { url: `${p.url}/rest/1/wrongcode/`, clientId: 'c' },
+    });
 
     // Act
     const human = await cli(['portal', 'check', '--domain', p.domain, ...sm]);
@@ -245,7 +336,12 @@ describe('portal check', () => {
       portal: p.domain,
       mode: 'webhook',
       method: 'profile',
-      error: { code: 'INVALID_CREDENTIALS', message: expect.any(String), status: 401, description: 'Invalid request credentials' },
+      error: {
+        code: 'INVALID_CREDENTIALS',
+        message: expect.any(String),
+        status: 401,
+        description: 'Invalid request credentials',
+      },
     });
   });
 
@@ -255,7 +351,11 @@ describe('portal check', () => {
 
     // Assess
     expect(result.code).toBe(3);
-    expect(result.json()).toMatchObject({ ok: false, portal: 'nobody.bitrix24.com', error: { code: 'PORTAL_UNKNOWN' } });
+    expect(result.json()).toMatchObject({
+      ok: false,
+      portal: 'nobody.bitrix24.com',
+      error: { code: 'PORTAL_UNKNOWN' },
+    });
   });
 
   it('exits 2 without --domain', async () => {

@@ -113,7 +113,9 @@ describe('terminal behaviour', () => {
 
     try {
       // Act
-      const terminal = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', server.url], { tty: { stderr: true } });
+      const terminal = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', server.url], {
+        tty: { stderr: true },
+      });
       const piped = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', server.url]);
 
       // Assess
@@ -133,7 +135,9 @@ describe('terminal behaviour', () => {
 
     try {
       // Act
-      const terminal = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', server.url], { tty: { stderr: true } });
+      const terminal = await cli(['events', 'send', 'join-chat-webhook-bot', '--url', server.url], {
+        tty: { stderr: true },
+      });
 
       // Assess
       expect(terminal.code).toBe(0);

@@ -23,7 +23,11 @@ beforeAll(async () => {
   [key] = (await seedTypingKeys(prefix, [generateSigningKey(), generateSigningKey()])) as [string];
   await putSecret(`${prefix}/portals/${portal.domain}`, webhookBotOn(portal, 39).secret);
   sm = ['--source', 'secrets-manager', '--prefix', prefix];
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix });
+  service = await startOffline({
+    CREDENTIALS_SOURCE: 'secrets-manager',
+    TYPING_COALESCE_MS: '0',
+    SECRETS_PREFIX: prefix,
+  });
 });
 afterAll(async () => {
   await service?.stop();
@@ -36,7 +40,17 @@ beforeEach(() => {
 describe('typing send', () => {
   it('signs with the first stored key, sends, and prints the outcome', async () => {
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', 'chat12', '--url', service.url, ...sm]);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      'chat12',
+      '--url',
+      service.url,
+      ...sm,
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
@@ -47,9 +61,12 @@ describe('typing send', () => {
 
   it('takes the key from TYPING_KEY and prints --json', async () => {
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', '27', '--bot', '39', '--url', service.url, '--json'], {
-      env: { TYPING_KEY: key },
-    });
+    const result = await cli(
+      ['typing', 'send', '--portal', portal.domain, '--dialog', '27', '--bot', '39', '--url', service.url, '--json'],
+      {
+        env: { TYPING_KEY: key },
+      },
+    );
 
     // Assess
     expect(result.code).toBe(0);
@@ -59,10 +76,24 @@ describe('typing send', () => {
 
   it("retries the service's 502 with the same webhook-id, which the service accepts", async () => {
     // Prepare
-    portal.script('imbot.chat.sendTyping', [{ status: 500, body: { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal error' } }]);
+    portal.script('imbot.chat.sendTyping', [
+      { status: 500, body: { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal error' } },
+    ]);
 
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', 'chat3', '--url', service.url, '--key', key, '--json']);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      'chat3',
+      '--url',
+      service.url,
+      '--key',
+      key,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
@@ -71,7 +102,19 @@ describe('typing send', () => {
 
   it('exits 3 with the problem fields when the portal is unknown', async () => {
     // Act
-    const result = await cli(['typing', 'send', '--portal', 'nobody.bitrix24.test', '--dialog', '27', '--url', service.url, '--key', key, '--json']);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      'nobody.bitrix24.test',
+      '--dialog',
+      '27',
+      '--url',
+      service.url,
+      '--key',
+      key,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(3);
@@ -96,7 +139,20 @@ describe('typing send', () => {
 
   it('exits 3 when the portal does not know the bot', async () => {
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', '27', '--bot', '4040', '--url', service.url, '--key', key]);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      '27',
+      '--bot',
+      '4040',
+      '--url',
+      service.url,
+      '--key',
+      key,
+    ]);
 
     // Assess
     expect(result.code).toBe(3);
@@ -105,7 +161,19 @@ describe('typing send', () => {
 
   it('exits 1 with SIGNATURE_INVALID under a key the service does not hold', async () => {
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', '27', '--url', service.url, '--key', generateSigningKey(), '--json']);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      '27',
+      '--url',
+      service.url,
+      '--key',
+      generateSigningKey(),
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -120,7 +188,19 @@ describe('typing send without the service', () => {
     const port = await freePort();
 
     // Act
-    const result = await cli(['typing', 'send', '--portal', portal.domain, '--dialog', '27', '--url', `http://127.0.0.1:${port}`, '--key', key, '--json']);
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      '27',
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--key',
+      key,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -140,8 +220,16 @@ describe('typing send without the service', () => {
   });
 
   it.each([
-    ['a malformed dialog', ['--dialog', 'room 5', '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='], '--dialog: dialogId must be a user id'],
-    ['a malformed bot', ['--dialog', '27', '--bot', '0', '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='], '--bot must be a positive integer'],
+    [
+      'a malformed dialog',
+      ['--dialog', 'room 5', '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='],
+      '--dialog: dialogId must be a user id',
+    ],
+    [
+      'a malformed bot',
+      ['--dialog', '27', '--bot', '0', '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='],
+      '--bot must be a positive integer',
+    ],
     ['a malformed key', ['--dialog', '27', '--key', 'secret'], '--key: key must be a whsec_'],
     ['no dialog', ['--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='], '--dialog is required'],
   ])('exits 2 given %s, sending nothing', async (_case, args, message) => {

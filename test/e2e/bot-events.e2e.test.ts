@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
-import { encodeForm, installEvent, joinEvent, messageEvent, withField, type EventFields, type EventPortal } from '../support/bot-events.js';
+import {
+  encodeForm,
+  installEvent,
+  joinEvent,
+  messageEvent,
+  withField,
+  type EventFields,
+  type EventPortal,
+} from '../support/bot-events.js';
 import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
@@ -29,7 +37,8 @@ beforeAll(async () => {
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauth.secret);
   await putSecret(`${prefix}/app`, app);
   service = await startOffline({
-    CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
+    CREDENTIALS_SOURCE: 'secrets-manager',
+    TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
@@ -53,15 +62,29 @@ async function deliver(fields: EventFields) {
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
-const webhookSender = (): EventPortal => ({ domain: webhookPortal.domain, memberId: webhookPortal.memberId, clientEndpoint: 'https://elsewhere.example/rest/', applicationToken: webhook.clientId });
-const oauthSender = (): EventPortal => ({ domain: oauthPortal.domain, memberId: oauthPortal.memberId, clientEndpoint: 'https://elsewhere.example/rest/', applicationToken: oauth.applicationToken });
+const webhookSender = (): EventPortal => ({
+  domain: webhookPortal.domain,
+  memberId: webhookPortal.memberId,
+  clientEndpoint: 'https://elsewhere.example/rest/',
+  applicationToken: webhook.clientId,
+});
+const oauthSender = (): EventPortal => ({
+  domain: oauthPortal.domain,
+  memberId: oauthPortal.memberId,
+  clientEndpoint: 'https://elsewhere.example/rest/',
+  applicationToken: oauth.applicationToken,
+});
 
 describe('POST /bitrix/events through serverless-offline', () => {
   it('a webhook bot message makes one sendTyping call with the event BOT_ID, DIALOG_ID and the CLIENT_ID', async () => {
     const response = await deliver(messageEvent(webhookSender(), { botId: 39 }, { dialogId: 'chat12' }));
     expect(response).toEqual({ status: 200, json: { ok: true } });
     expect(webhookPortal.typingCalls()).toHaveLength(1);
-    expect(webhookPortal.typingCalls()[0]?.params).toEqual({ BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: webhook.clientId });
+    expect(webhookPortal.typingCalls()[0]?.params).toEqual({
+      BOT_ID: 39,
+      DIALOG_ID: 'chat12',
+      CLIENT_ID: webhook.clientId,
+    });
   });
 
   it('an OAuth bot message uses the event bot token against the stored endpoint; a join likewise', async () => {
@@ -98,16 +121,26 @@ describe('POST /bitrix/events through serverless-offline', () => {
 
   it('a forged install stores nothing; a genuine one creates the secret and the next event verifies', async () => {
     const applicationToken = random(16);
-    const sender: EventPortal = { domain: '127.0.0.1', memberId: installPortal.memberId, clientEndpoint: `${installPortal.url}/rest/`, applicationToken };
+    const sender: EventPortal = {
+      domain: '127.0.0.1',
+      memberId: installPortal.memberId,
+      clientEndpoint: `${installPortal.url}/rest/`,
+      applicationToken,
+    };
     const forged = await deliver(installEvent(sender, { accessToken: random(20), refreshToken: random(20) }));
     expect(forged.status).toBe(401);
     await expect(readSecret(`${prefix}/portals/127.0.0.1`)).rejects.toThrow();
 
     const genuine = await deliver(installEvent(sender, installPortal.issueTokens(app.clientId)));
     expect(genuine.status).toBe(200);
-    expect(await readSecret(`${prefix}/portals/127.0.0.1`)).toMatchObject({ applicationToken, memberId: installPortal.memberId });
+    expect(await readSecret(`${prefix}/portals/127.0.0.1`)).toMatchObject({
+      applicationToken,
+      memberId: installPortal.memberId,
+    });
 
-    const next = await deliver(messageEvent(sender, { botId: 90, accessToken: installPortal.issueTokens(app.clientId).accessToken }));
+    const next = await deliver(
+      messageEvent(sender, { botId: 90, accessToken: installPortal.issueTokens(app.clientId).accessToken }),
+    );
     expect(next.status).toBe(200);
     expect(installPortal.typingCalls()).toHaveLength(1);
   });

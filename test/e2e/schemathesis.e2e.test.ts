@@ -17,7 +17,11 @@ let service: OfflineService;
 let proxy: Awaited<ReturnType<typeof startSigningProxy>>;
 const venvBin = (name: string) => join(process.cwd(), '.venv', 'bin', name);
 
-function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
+function runAsync(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -37,11 +41,18 @@ beforeAll(async () => {
   const bot = webhookBotOn(portal, 39);
   const dir = mkdtempSync(join(tmpdir(), 'b24-schemathesis-'));
   const credentials = join(dir, 'credentials.json');
-  writeFileSync(credentials, JSON.stringify({
-    'st/test/typing-keys': { keys: [key] },
-    'st/test/portals/example.bitrix24.com': bot.secret,
-  }));
-  service = await startOffline({ CREDENTIALS_SOURCE: `file:${credentials}`, SECRETS_PREFIX: 'st/test', LOG_LEVEL: 'warn' });
+  writeFileSync(
+    credentials,
+    JSON.stringify({
+      'st/test/typing-keys': { keys: [key] },
+      'st/test/portals/example.bitrix24.com': bot.secret,
+    }),
+  );
+  service = await startOffline({
+    CREDENTIALS_SOURCE: `file:${credentials}`,
+    SECRETS_PREFIX: 'st/test',
+    LOG_LEVEL: 'warn',
+  });
   proxy = await startSigningProxy(service.url, key);
 });
 afterAll(async () => {
@@ -62,13 +73,19 @@ describe('schemathesis against the running service', () => {
     const run = await runAsync(
       venvBin('schemathesis'),
       [
-        'run', 'api/openapi.yaml',
-        '--url', proxy.url,
-        '--checks', 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance',
-        '--max-examples', '60',
-        '--phases', 'examples,coverage,fuzzing',
+        'run',
+        'api/openapi.yaml',
+        '--url',
+        proxy.url,
+        '--checks',
+        'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance',
+        '--max-examples',
+        '60',
+        '--phases',
+        'examples,coverage,fuzzing',
         '--generation-deterministic',
-        '--workers', '2',
+        '--workers',
+        '2',
         '--no-color',
       ],
       { ...process.env, SCHEMATHESIS_TELEMETRY: 'false' },
@@ -81,7 +98,11 @@ describe('schemathesis against the running service', () => {
       scenario: 'schemathesis (examples, coverage, fuzzing phases) from api/openapi.yaml against the running service',
       sent: `${cases ?? '?'} generated requests over both routes, /typing signed by a loopback proxy`,
       got: /=+ (.*) in [\d.]+s =+/.exec(output)?.[1] ?? `exit ${run.status}`,
-      figures: { generatedCases: Number(cases ?? NaN), exitCode: run.status ?? -1, sandboxTypingCalls: portal.typingCalls().length },
+      figures: {
+        generatedCases: Number(cases ?? NaN),
+        exitCode: run.status ?? -1,
+        sandboxTypingCalls: portal.typingCalls().length,
+      },
       command: 'npm test -- test/e2e/schemathesis.e2e.test.ts',
       ok: run.status === 0,
     });

@@ -23,7 +23,12 @@ beforeAll(async () => {
   oauthBot = oauthBotOn(oauthPortal, 41);
   await putSecret(`${prefix}/portals/${portal.domain}`, webhookBot.secret);
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauthBot.secret);
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, LOG_LEVEL: 'debug' });
+  service = await startOffline({
+    CREDENTIALS_SOURCE: 'secrets-manager',
+    TYPING_COALESCE_MS: '0',
+    SECRETS_PREFIX: prefix,
+    LOG_LEVEL: 'debug',
+  });
 });
 afterAll(async () => {
   await service?.stop();
@@ -34,7 +39,10 @@ beforeEach(() => {
   oauthPortal.resetCalls();
 });
 
-async function postTyping(body: unknown, options: { key?: string; timestamp?: number; headers?: Record<string, string> } = {}) {
+async function postTyping(
+  body: unknown,
+  options: { key?: string; timestamp?: number; headers?: Record<string, string> } = {},
+) {
   const text = JSON.stringify(body);
   const signed = signRequest({ body: text, key: options.key ?? key, timestamp: options.timestamp });
   const response = await fetch(`${service.url}/typing`, {
@@ -42,7 +50,11 @@ async function postTyping(body: unknown, options: { key?: string; timestamp?: nu
     headers: { 'content-type': 'application/json', ...signed, ...options.headers },
     body: text,
   });
-  return { status: response.status, headers: response.headers, json: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 describe('POST /typing through serverless-offline', () => {
@@ -50,13 +62,23 @@ describe('POST /typing through serverless-offline', () => {
     const response = await postTyping({ portal: portal.domain, dialogId: 'chat12', botId: 39 });
     expect(response).toMatchObject({ status: 200, json: { ok: true } });
     expect(portal.typingCalls()).toHaveLength(1);
-    expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: webhookBot.clientId });
+    expect(portal.typingCalls()[0]?.params).toMatchObject({
+      BOT_ID: 39,
+      DIALOG_ID: 'chat12',
+      CLIENT_ID: webhookBot.clientId,
+    });
   });
 
   it('refuses a wrong signature, a 10-minute-old timestamp and a replayed webhook-id with 401 and no portal call', async () => {
     const body = JSON.stringify({ portal: portal.domain, dialogId: '27' });
-    const forged = await postTyping({ portal: portal.domain, dialogId: '27' }, { key: 'whsec_' + Buffer.alloc(32, 1).toString('base64') });
-    const stale = await postTyping({ portal: portal.domain, dialogId: '27' }, { timestamp: Math.floor(Date.now() / 1000) - 600 });
+    const forged = await postTyping(
+      { portal: portal.domain, dialogId: '27' },
+      { key: 'whsec_' + Buffer.alloc(32, 1).toString('base64') },
+    );
+    const stale = await postTyping(
+      { portal: portal.domain, dialogId: '27' },
+      { timestamp: Math.floor(Date.now() / 1000) - 600 },
+    );
     expect([forged.status, stale.status]).toEqual([401, 401]);
     expect(portal.calls).toHaveLength(0);
 
@@ -116,6 +138,7 @@ describe('POST /typing through serverless-offline', () => {
     ];
     const output = service.output();
     expect(output).toContain('"outcome":"OK"');
-    for (const secret of secrets) expect(output.includes(secret), `log contains a secret (${secret.slice(0, 4)}…)`).toBe(false);
+    for (const secret of secrets)
+      expect(output.includes(secret), `log contains a secret (${secret.slice(0, 4)}…)`).toBe(false);
   });
 });

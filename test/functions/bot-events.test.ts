@@ -36,8 +36,18 @@ beforeAll(async () => {
   await putSecret(`${prefix}/portals/${webhookPortal.domain}`, webhook.secret);
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauth.secret);
   // What the portals would send: the webhook bot's token is its CLIENT_ID; endpoints are whatever the sender writes.
-  webhookSender = { domain: webhookPortal.domain, memberId: webhookPortal.memberId, clientEndpoint: 'https://evil.example/rest/', applicationToken: webhook.clientId };
-  oauthSender = { domain: oauthPortal.domain, memberId: oauthPortal.memberId, clientEndpoint: 'https://evil.example/rest/', applicationToken: oauth.applicationToken };
+  webhookSender = {
+    domain: webhookPortal.domain,
+    memberId: webhookPortal.memberId,
+    clientEndpoint: 'https://evil.example/rest/',
+    applicationToken: webhook.clientId,
+  };
+  oauthSender = {
+    domain: oauthPortal.domain,
+    memberId: oauthPortal.memberId,
+    clientEndpoint: 'https://evil.example/rest/',
+    applicationToken: oauth.applicationToken,
+  };
 });
 afterAll(async () => {
   await Promise.all([webhookPortal.close(), oauthPortal.close()]);
@@ -50,23 +60,42 @@ beforeEach(() => {
 function eventsHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
   const deps = botEventsDependencies(
-    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+    {
+      CREDENTIALS_SOURCE: 'secrets-manager',
+      TYPING_COALESCE_MS: '0',
+      SECRETS_PREFIX: prefix,
+      BITRIX24_TIMEOUT_MS: '1000',
+      ...env,
+    },
     { logger: capture.logger },
   );
   return { handler: createBotEventsHandler(deps), ...capture };
 }
 
-async function deliver(handler: ReturnType<typeof eventsHandler>['handler'], fields: EventFields | string, options: { base64?: boolean; contentType?: string } = {}) {
+async function deliver(
+  handler: ReturnType<typeof eventsHandler>['handler'],
+  fields: EventFields | string,
+  options: { base64?: boolean; contentType?: string } = {},
+) {
   const body = typeof fields === 'string' ? fields : encodeForm(fields);
   const response = await handler(
-    httpEvent({ path: '/bitrix/events', body, base64: options.base64, headers: { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' } }),
+    httpEvent({
+      path: '/bitrix/events',
+      body,
+      base64: options.base64,
+      headers: { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded' },
+    }),
     lambdaContext(5_000),
   );
   return { ...response, json: JSON.parse(response.body as string) as Record<string, unknown> };
 }
 
 const webhookBot = { botId: 39 };
-const oauthBot = () => ({ botId: 41, accessToken: oauthPortal.issueTokens(oauth.clientId).accessToken, clientId: oauth.clientId });
+const oauthBot = () => ({
+  botId: 41,
+  accessToken: oauthPortal.issueTokens(oauth.clientId).accessToken,
+  clientId: oauth.clientId,
+});
 
 describe('POST /bitrix/events: reactions', () => {
   for (const base64 of [false, true]) {
@@ -78,22 +107,35 @@ describe('POST /bitrix/events: reactions', () => {
       expect(response.statusCode).toBe(200);
       expect(response.json).toEqual({ ok: true });
       expect(webhookPortal.typingCalls()).toHaveLength(1);
-      expect(webhookPortal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: webhook.clientId });
+      expect(webhookPortal.typingCalls()[0]?.params).toMatchObject({
+        BOT_ID: 39,
+        DIALOG_ID: '27',
+        CLIENT_ID: webhook.clientId,
+      });
     });
 
     it(`shows typing for an OAuth bot's group-chat message with the event's bot token at the stored endpoint (${encoding})`, async () => {
       const { handler } = eventsHandler();
-      const response = await deliver(handler, messageEvent(oauthSender, oauthBot(), { dialogId: 'chat1157' }), { base64 });
+      const response = await deliver(handler, messageEvent(oauthSender, oauthBot(), { dialogId: 'chat1157' }), {
+        base64,
+      });
       expect(response.statusCode).toBe(200);
       expect(oauthPortal.typingCalls()).toHaveLength(1);
-      expect(oauthPortal.typingCalls()[0]).toMatchObject({ via: 'oauth', params: { BOT_ID: 41, DIALOG_ID: 'chat1157' } });
+      expect(oauthPortal.typingCalls()[0]).toMatchObject({
+        via: 'oauth',
+        params: { BOT_ID: 41, DIALOG_ID: 'chat1157' },
+      });
     });
 
     it(`shows typing for a command and for a join, old and new event names (${encoding})`, async () => {
       const { handler } = eventsHandler();
-      await deliver(handler, commandEvent(webhookSender, webhookBot, { dialogId: '27', messageId: random(3) }), { base64 });
+      await deliver(handler, commandEvent(webhookSender, webhookBot, { dialogId: '27', messageId: random(3) }), {
+        base64,
+      });
       await deliver(handler, joinEvent(webhookSender, webhookBot, { dialogId: 'chat5' }), { base64 });
-      await deliver(handler, joinEvent(oauthSender, oauthBot(), { dialogId: 'chat6', name: 'ONIMJOINCHAT' }), { base64 });
+      await deliver(handler, joinEvent(oauthSender, oauthBot(), { dialogId: 'chat6', name: 'ONIMJOINCHAT' }), {
+        base64,
+      });
       expect(webhookPortal.typingCalls().map((c) => c.params.DIALOG_ID)).toEqual(['27', 'chat5']);
       expect(oauthPortal.typingCalls().map((c) => c.params.DIALOG_ID)).toEqual(['chat6']);
     });
@@ -111,7 +153,12 @@ describe('POST /bitrix/events: reactions', () => {
     // The platform doc's example, re-pointed at a portal we store; every other field as documented.
     const domain = 'some-domain.bitrix24.com';
     const docPrefix = uniquePrefix();
-    await putSecret(`${docPrefix}/portals/${domain}`, { ...oauth.secret, domain, memberId: 'bac1cd5c8940947a75e0d71b1a84e348', applicationToken: '831c76b092f9f135d9b6b36c3a720757' });
+    await putSecret(`${docPrefix}/portals/${domain}`, {
+      ...oauth.secret,
+      domain,
+      memberId: 'bac1cd5c8940947a75e0d71b1a84e348',
+      applicationToken: '831c76b092f9f135d9b6b36c3a720757',
+    });
     const { handler } = eventsHandler({ SECRETS_PREFIX: docPrefix });
     oauthPortal.addBot({ botId: 567, appClientId: oauth.clientId });
     const response = await deliver(handler, readFixture('message-personal-oauth.txt'));
@@ -138,7 +185,10 @@ describe('POST /bitrix/events: reactions', () => {
     expect(response.statusCode).toBe(200);
     expect(elapsed).toBeLessThan(2_500);
     const failure = records().find((r) => r.message === 'typing for event failed');
-    expect(failure).toMatchObject({ outcome: 'UPSTREAM_TIMEOUT', replay: { portal: webhookPortal.domain, botId: 39, dialogId: '27' } });
+    expect(failure).toMatchObject({
+      outcome: 'UPSTREAM_TIMEOUT',
+      replay: { portal: webhookPortal.domain, botId: 39, dialogId: '27' },
+    });
   });
 });
 
@@ -166,13 +216,17 @@ describe('POST /bitrix/events: verification', () => {
   });
 
   it('answers an unknown domain exactly as it answers a wrong token', async () => {
-    const unknown = await refused(withField(messageEvent(webhookSender, webhookBot), 'auth[domain]', 'unknown.bitrix24.com'));
+    const unknown = await refused(
+      withField(messageEvent(webhookSender, webhookBot), 'auth[domain]', 'unknown.bitrix24.com'),
+    );
     const wrong = await refused(withField(messageEvent(webhookSender, webhookBot), 'auth[application_token]', 'x'));
     expect({ ...unknown.json, requestId: undefined }).toEqual({ ...wrong.json, requestId: undefined });
   });
 
   it('refuses the OAuth token of one portal presented for another', async () => {
-    await refused(withField(messageEvent(webhookSender, webhookBot), 'auth[application_token]', oauth.applicationToken));
+    await refused(
+      withField(messageEvent(webhookSender, webhookBot), 'auth[application_token]', oauth.applicationToken),
+    );
   });
 });
 
@@ -191,9 +245,15 @@ describe('POST /bitrix/events: bad requests', () => {
 
   it('answers 413 for a body over 128 KiB and 415 for JSON', async () => {
     const { handler } = eventsHandler();
-    const big = encodeForm([...messageEvent(webhookSender, webhookBot), ['data[PARAMS][MESSAGE]', 'x'.repeat(130 * 1024)]]);
+    const big = encodeForm([
+      ...messageEvent(webhookSender, webhookBot),
+      ['data[PARAMS][MESSAGE]', 'x'.repeat(130 * 1024)],
+    ]);
     expect((await deliver(handler, big)).json).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
-    expect((await deliver(handler, '{"event":"x"}', { contentType: 'application/json' })).json).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect((await deliver(handler, '{"event":"x"}', { contentType: 'application/json' })).json).toMatchObject({
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
     expect(webhookPortal.calls).toHaveLength(0);
   });
 });
@@ -214,7 +274,11 @@ describe('POST /bitrix/events: forwarding', () => {
       ['bitrix24.imbot', 'ONIMBOTMESSAGEADD'],
       ['bitrix24.imbot', 'ONIMBOTMESSAGEADD'],
     ]);
-    expect(received[0]?.detail).toMatchObject({ event: 'ONIMBOTMESSAGEADD', portal: { domain: oauthPortal.domain }, data: { PARAMS: { DIALOG_ID: 'chat9', MESSAGE_ID: '777' } } });
+    expect(received[0]?.detail).toMatchObject({
+      event: 'ONIMBOTMESSAGEADD',
+      portal: { domain: oauthPortal.domain },
+      data: { PARAMS: { DIALOG_ID: 'chat9', MESSAGE_ID: '777' } },
+    });
     const text = JSON.stringify(received);
     const secrets = event.filter(([k]) => /token|client_id/.test(k)).map(([, v]) => v);
     for (const secret of [...secrets, webhook.clientId, bot.accessToken]) expect(text).not.toContain(secret);
@@ -235,7 +299,12 @@ describe('POST /bitrix/events: install', () => {
   let portal: FakePortal;
   let installPrefix: string;
   let app: { clientId: string; clientSecret: string };
-  const env = () => ({ SECRETS_PREFIX: installPrefix, INSTALLS_ENABLED: 'true', INSTALL_ALLOWED_DOMAINS: '127.0.0.1', OAUTH_SERVER: portal.url });
+  const env = () => ({
+    SECRETS_PREFIX: installPrefix,
+    INSTALLS_ENABLED: 'true',
+    INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
+    OAUTH_SERVER: portal.url,
+  });
 
   beforeAll(async () => {
     portal = await startPortal({ domain: '127.0.0.1' });
@@ -249,11 +318,19 @@ describe('POST /bitrix/events: install', () => {
     await portal.close();
   });
 
-  const sender = (applicationToken: string): EventPortal => ({ domain: '127.0.0.1', memberId: portal.memberId, clientEndpoint: `${portal.url}/rest/`, applicationToken });
+  const sender = (applicationToken: string): EventPortal => ({
+    domain: '127.0.0.1',
+    memberId: portal.memberId,
+    clientEndpoint: `${portal.url}/rest/`,
+    applicationToken,
+  });
 
   it('stores nothing for a forged install whose refresh token our OAuth server does not know', async () => {
     const { handler } = eventsHandler(env());
-    const response = await deliver(handler, installEvent(sender(random(16)), { accessToken: random(20), refreshToken: random(20) }));
+    const response = await deliver(
+      handler,
+      installEvent(sender(random(16)), { accessToken: random(20), refreshToken: random(20) }),
+    );
     expect(response.statusCode).toBe(401);
     await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toThrow();
   });
@@ -270,7 +347,10 @@ describe('POST /bitrix/events: install', () => {
   it('refuses an install whose member_id differs from what the OAuth server says', async () => {
     const { handler } = eventsHandler(env());
     const tokens = portal.issueTokens(app.clientId);
-    const response = await deliver(handler, withField(installEvent(sender(random(16)), tokens), 'auth[member_id]', random(16)));
+    const response = await deliver(
+      handler,
+      withField(installEvent(sender(random(16)), tokens), 'auth[member_id]', random(16)),
+    );
     expect(response.statusCode).toBe(401);
     await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toThrow();
   });
@@ -279,23 +359,37 @@ describe('POST /bitrix/events: install', () => {
     // Someone who installed our app on their own portal (here at 127.0.0.1) claims the domain 127.0.0.2.
     const { handler } = eventsHandler({ ...env(), INSTALL_ALLOWED_DOMAINS: '127.0.0.1,127.0.0.2' });
     const tokens = portal.issueTokens(app.clientId);
-    const response = await deliver(handler, withField(installEvent(sender(random(16)), tokens), 'auth[domain]', '127.0.0.2'));
+    const response = await deliver(
+      handler,
+      withField(installEvent(sender(random(16)), tokens), 'auth[domain]', '127.0.0.2'),
+    );
     expect(response.statusCode).toBe(401);
     await expect(readSecret(`${installPrefix}/portals/127.0.0.2`)).rejects.toThrow();
   });
 
-  it('stores a genuine install, after which the portal\'s next event verifies and shows typing', async () => {
+  it("stores a genuine install, after which the portal's next event verifies and shows typing", async () => {
     // Prepare
     const { handler } = eventsHandler(env());
     const applicationToken = random(16);
     const tokens = portal.issueTokens(app.clientId);
     // Act
     const installed = await deliver(handler, installEvent(sender(applicationToken), tokens));
-    const next = await deliver(handler, messageEvent(sender(applicationToken), { botId: 77, accessToken: portal.issueTokens(app.clientId).accessToken }));
+    const next = await deliver(
+      handler,
+      messageEvent(sender(applicationToken), { botId: 77, accessToken: portal.issueTokens(app.clientId).accessToken }),
+    );
     // Assess
     expect(installed.statusCode).toBe(200);
-    const stored = await readSecret<{ applicationToken: string; memberId: string; oauth: { refreshToken: string; clientEndpoint: string } }>(`${installPrefix}/portals/127.0.0.1`);
-    expect(stored).toMatchObject({ applicationToken, memberId: portal.memberId, oauth: { clientEndpoint: `${portal.url}/rest/` } });
+    const stored = await readSecret<{
+      applicationToken: string;
+      memberId: string;
+      oauth: { refreshToken: string; clientEndpoint: string };
+    }>(`${installPrefix}/portals/127.0.0.1`);
+    expect(stored).toMatchObject({
+      applicationToken,
+      memberId: portal.memberId,
+      oauth: { clientEndpoint: `${portal.url}/rest/` },
+    });
     expect(stored.oauth.refreshToken).not.toBe(tokens.refreshToken);
     expect(next.statusCode).toBe(200);
     expect(portal.typingCalls().at(-1)?.params).toMatchObject({ BOT_ID: 77, DIALOG_ID: '27' });

@@ -30,7 +30,13 @@ beforeEach(() => {
 function typingHandler(env: Record<string, string> = {}) {
   const capture = captureLogger();
   const deps = typingDependencies(
-    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+    {
+      CREDENTIALS_SOURCE: 'secrets-manager',
+      TYPING_COALESCE_MS: '0',
+      SECRETS_PREFIX: prefix,
+      BITRIX24_TIMEOUT_MS: '1000',
+      ...env,
+    },
     { logger: capture.logger },
   );
   return { handler: createTypingHandler(deps), ...capture };
@@ -46,25 +52,37 @@ describe('POST /typing', () => {
     // Prepare
     const { handler, records } = typingHandler();
     // Act
-    const response = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat12', botId: 39 }, key));
+    const response = await call(
+      handler,
+      signedTypingEvent({ portal: portal.domain, dialogId: 'chat12', botId: 39 }, key),
+    );
     // Assess
     expect(response.statusCode).toBe(200);
     expect(response.json).toEqual({ ok: true });
     expect(portal.typingCalls()).toHaveLength(1);
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: clientId });
     const line = records().find((r) => r.message === 'typing sent');
-    expect(line).toMatchObject({ portal: portal.domain, dialogId: 'chat12', outcome: 'OK', status: 200, upstreamStatus: 200 });
+    expect(line).toMatchObject({
+      portal: portal.domain,
+      dialogId: 'chat12',
+      outcome: 'OK',
+      status: 200,
+      upstreamStatus: 200,
+    });
     expect(typeof line?.durationMs).toBe('number');
   });
 
   it('accepts a body the gateway base64-encoded, verifying the decoded bytes', async () => {
     const { handler } = typingHandler();
-    const response = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key, { base64: true }));
+    const response = await call(
+      handler,
+      signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key, { base64: true }),
+    );
     expect(response.statusCode).toBe(200);
     expect(portal.typingCalls()).toHaveLength(1);
   });
 
-  it('uses the portal secret\'s botId when the caller names none', async () => {
+  it("uses the portal secret's botId when the caller names none", async () => {
     const { handler } = typingHandler();
     await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key));
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39 });
@@ -75,7 +93,7 @@ describe('POST /typing', () => {
     const rotating = uniquePrefix();
     const newKey = generateSigningKey();
     await seedTypingKeys(rotating, [key, newKey]);
-    await putSecret(`${rotating}/portals/${portal.domain}`, (await readSecret(`${prefix}/portals/${portal.domain}`)));
+    await putSecret(`${rotating}/portals/${portal.domain}`, await readSecret(`${prefix}/portals/${portal.domain}`));
     const { handler } = typingHandler({ SECRETS_PREFIX: rotating });
     // Act
     const oldKeyResponse = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key));
@@ -86,19 +104,83 @@ describe('POST /typing', () => {
 
   describe('refuses, with no portal call', () => {
     const cases: Array<[string, () => ReturnType<typeof httpEvent>, number, string]> = [
-      ['a signature made with another key', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, generateSigningKey()), 401, 'SIGNATURE_INVALID'],
-      ['a request without signature headers', () => httpEvent({ path: '/typing', body: '{}', headers: { 'content-type': 'application/json' } }), 401, 'SIGNATURE_INVALID'],
-      ['a timestamp 10 minutes old', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, key, { timestamp: Math.floor(Date.now() / 1000) - 600 }), 401, 'SIGNATURE_INVALID'],
-      ['a timestamp 10 minutes ahead', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, key, { timestamp: Math.floor(Date.now() / 1000) + 600 }), 401, 'SIGNATURE_INVALID'],
+      [
+        'a signature made with another key',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, generateSigningKey()),
+        401,
+        'SIGNATURE_INVALID',
+      ],
+      [
+        'a request without signature headers',
+        () => httpEvent({ path: '/typing', body: '{}', headers: { 'content-type': 'application/json' } }),
+        401,
+        'SIGNATURE_INVALID',
+      ],
+      [
+        'a timestamp 10 minutes old',
+        () =>
+          signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, key, {
+            timestamp: Math.floor(Date.now() / 1000) - 600,
+          }),
+        401,
+        'SIGNATURE_INVALID',
+      ],
+      [
+        'a timestamp 10 minutes ahead',
+        () =>
+          signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27' }, key, {
+            timestamp: Math.floor(Date.now() / 1000) + 600,
+          }),
+        401,
+        'SIGNATURE_INVALID',
+      ],
       ['a body that is not JSON', () => signedTypingEvent('portal=x', key), 400, 'BODY_INVALID'],
-      ['a dialogId of the wrong type', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: ['27'] }, key), 400, 'BODY_INVALID'],
+      [
+        'a dialogId of the wrong type',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: ['27'] }, key),
+        400,
+        'BODY_INVALID',
+      ],
       ['a missing dialogId', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test' }, key), 400, 'DIALOG_ID_EMPTY'],
-      ['an empty dialogId', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '' }, key), 400, 'DIALOG_ID_EMPTY'],
-      ['a malformed dialogId', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: 'chat-1' }, key), 400, 'DIALOG_ID_INVALID'],
-      ['a malformed botId', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27', botId: -4 }, key), 400, 'BOT_ID_INVALID'],
-      ['a portal without a secret', () => signedTypingEvent({ portal: 'unknown.bitrix24.com', dialogId: '27' }, key), 404, 'PORTAL_UNKNOWN'],
-      ['a body over 16 KiB', () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27', pad: 'x'.repeat(16 * 1024) }, key), 413, 'PAYLOAD_TOO_LARGE'],
-      ['a form-encoded body', () => ({ ...signedTypingEvent('portal=a', key), headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'an empty dialogId',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '' }, key),
+        400,
+        'DIALOG_ID_EMPTY',
+      ],
+      [
+        'a malformed dialogId',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: 'chat-1' }, key),
+        400,
+        'DIALOG_ID_INVALID',
+      ],
+      [
+        'a malformed botId',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27', botId: -4 }, key),
+        400,
+        'BOT_ID_INVALID',
+      ],
+      [
+        'a portal without a secret',
+        () => signedTypingEvent({ portal: 'unknown.bitrix24.com', dialogId: '27' }, key),
+        404,
+        'PORTAL_UNKNOWN',
+      ],
+      [
+        'a body over 16 KiB',
+        () => signedTypingEvent({ portal: 'sandbox.bitrix24.test', dialogId: '27', pad: 'x'.repeat(16 * 1024) }, key),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+      [
+        'a form-encoded body',
+        () => ({
+          ...signedTypingEvent('portal=a', key),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
     ];
     it.each(cases)('%s', async (_name, event, status, code) => {
       const { handler } = typingHandler();
@@ -137,7 +219,9 @@ describe('POST /typing', () => {
   it('lets a sender retry the same webhook-id after a failed attempt', async () => {
     const { handler } = typingHandler();
     const event = signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key);
-    portal.script('imbot.chat.sendTyping', [{ status: 500, body: { error: 'INTERNAL_SERVER_ERROR', error_description: 'oops' } }]);
+    portal.script('imbot.chat.sendTyping', [
+      { status: 500, body: { error: 'INTERNAL_SERVER_ERROR', error_description: 'oops' } },
+    ]);
     const failed = await call(handler, event);
     const retried = await call(handler, event);
     expect([failed.statusCode, retried.statusCode]).toEqual([502, 200]);
@@ -171,7 +255,10 @@ describe('POST /typing', () => {
 
   it('answers 502 UPSTREAM_ERROR for another portal error and 504 UPSTREAM_TIMEOUT for a slow portal', async () => {
     const { handler } = typingHandler({ BITRIX24_TIMEOUT_MS: '200' });
-    portal.script('imbot.chat.sendTyping', [{ status: 403, body: { error: 'ACCESS_DENIED', error_description: 'no' } }, { delayMs: 1_000 }]);
+    portal.script('imbot.chat.sendTyping', [
+      { status: 403, body: { error: 'ACCESS_DENIED', error_description: 'no' } },
+      { delayMs: 1_000 },
+    ]);
     const denied = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key));
     const slow = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key));
     expect([denied.statusCode, denied.json.code]).toEqual([502, 'UPSTREAM_ERROR']);
@@ -183,7 +270,8 @@ describe('POST /typing', () => {
     const { handler, records } = typingHandler({ TYPING_COALESCE_MS: '10000' });
     // Act
     const answers = [];
-    for (let i = 0; i < 5; i += 1) answers.push(await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat77' }, key)));
+    for (let i = 0; i < 5; i += 1)
+      answers.push(await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat77' }, key)));
     await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat78' }, key));
     // Assess
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200, 200]);

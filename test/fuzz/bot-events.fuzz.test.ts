@@ -34,13 +34,25 @@ beforeAll(async () => {
   const prefix = uniquePrefix();
   const deps = (env: Record<string, string>) =>
     botEventsDependencies(
-      { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000', ...env },
+      {
+        CREDENTIALS_SOURCE: 'secrets-manager',
+        TYPING_COALESCE_MS: '0',
+        SECRETS_PREFIX: prefix,
+        BITRIX24_TIMEOUT_MS: '1000',
+        ...env,
+      },
       { logger: captureLogger().logger },
     );
   handlers = [
     createBotEventsHandler(deps({})),
     // Installs on, our OAuth server on loopback, every fuzzed domain allowed: still no app credentials stored.
-    createBotEventsHandler(deps({ INSTALLS_ENABLED: 'true', OAUTH_SERVER: portal.url, INSTALL_ALLOWED_DOMAINS: '*.test,*.com,*.bitrix24.com,a.b' })),
+    createBotEventsHandler(
+      deps({
+        INSTALLS_ENABLED: 'true',
+        OAUTH_SERVER: portal.url,
+        INSTALL_ALLOWED_DOMAINS: '*.test,*.com,*.bitrix24.com,a.b',
+      }),
+    ),
   ];
 });
 afterAll(async () => {
@@ -78,25 +90,100 @@ async function expectCleanRefusal(delivery: Delivery): Promise<void> {
 
 const FORM = 'application/x-www-form-urlencoded';
 const contentType = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(FORM, `${FORM}; charset=utf-8`, 'Application/X-WWW-Form-Urlencoded', ` ${FORM} ;charset=latin1`) },
-  { weight: 1, arbitrary: fc.constantFrom(undefined, '', 'application/json', 'text/plain', 'multipart/form-data; boundary=x', `${FORM}x`, 'x-www-form-urlencoded') },
+  {
+    weight: 8,
+    arbitrary: fc.constantFrom(
+      FORM,
+      `${FORM}; charset=utf-8`,
+      'Application/X-WWW-Form-Urlencoded',
+      ` ${FORM} ;charset=latin1`,
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      undefined,
+      '',
+      'application/json',
+      'text/plain',
+      'multipart/form-data; boundary=x',
+      `${FORM}x`,
+      'x-www-form-urlencoded',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
 );
 
 const words = fc.constantFrom(
-  'event', 'auth', 'data', 'ts', 'event_handler_id', 'BOT', 'COMMAND', 'PARAMS', 'USER', 'AUTH', 'DIALOG_ID', 'MESSAGE_ID', 'BOT_ID',
-  'domain', 'member_id', 'application_token', 'access_token', 'refresh_token', 'client_endpoint', 'server_endpoint', 'client_id',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'length', '0', '1', '567', '4294967295', '-1', '1e3', '',
+  'event',
+  'auth',
+  'data',
+  'ts',
+  'event_handler_id',
+  'BOT',
+  'COMMAND',
+  'PARAMS',
+  'USER',
+  'AUTH',
+  'DIALOG_ID',
+  'MESSAGE_ID',
+  'BOT_ID',
+  'domain',
+  'member_id',
+  'application_token',
+  'access_token',
+  'refresh_token',
+  'client_endpoint',
+  'server_endpoint',
+  'client_id',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'length',
+  '0',
+  '1',
+  '567',
+  '4294967295',
+  '-1',
+  '1e3',
+  '',
 );
 const unicode = fc.string({ unit: 'binary', maxLength: 12 });
-const segment = fc.oneof({ weight: 6, arbitrary: words }, { weight: 2, arbitrary: fc.nat({ max: 100_000 }).map(String) }, { weight: 2, arbitrary: unicode });
+const segment = fc.oneof(
+  { weight: 6, arbitrary: words },
+  { weight: 2, arbitrary: fc.nat({ max: 100_000 }).map(String) },
+  { weight: 2, arbitrary: unicode },
+);
 
 const eventNames = fc.constantFrom(
-  'ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT', 'ONIMJOINCHAT', 'ONIMBOTDELETE', 'ONAPPINSTALL', 'ONAPPUPDATE',
-  'onimbotmessageadd', 'ONUNKNOWN', 'A'.repeat(65), 'ON IM', 'ßtraße',
+  'ONIMBOTMESSAGEADD',
+  'ONIMCOMMANDADD',
+  'ONIMBOTJOINCHAT',
+  'ONIMJOINCHAT',
+  'ONIMBOTDELETE',
+  'ONAPPINSTALL',
+  'ONAPPUPDATE',
+  'onimbotmessageadd',
+  'ONUNKNOWN',
+  'A'.repeat(65),
+  'ON IM',
+  'ßtraße',
 );
 const domains = fc.oneof(
-  fc.constantFrom('fuzz.bitrix24.test', 'unknown.bitrix24.com', 'a.b', 'A.B.', '../app', 'x/../../typing-keys', '127.0.0.1', '', ' ', 'ех.рф'),
+  fc.constantFrom(
+    'fuzz.bitrix24.test',
+    'unknown.bitrix24.com',
+    'a.b',
+    'A.B.',
+    '../app',
+    'x/../../typing-keys',
+    '127.0.0.1',
+    '',
+    ' ',
+    'ех.рф',
+  ),
   fc.domain(),
 );
 const values = fc.oneof(
@@ -104,13 +191,29 @@ const values = fc.oneof(
   { weight: 2, arbitrary: unicode },
   { weight: 2, arbitrary: eventNames },
   { weight: 2, arbitrary: domains },
-  { weight: 2, arbitrary: fc.constantFrom('27', 'chat1157', '0', '-5', '99999999999999999999', 'chat', 'Y', '1771928985') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('27', 'chat1157', '0', '-5', '99999999999999999999', 'chat', 'Y', '1771928985'),
+  },
 );
 
 /** How one part (key or value) is put on the wire: each way a sender might, or might get wrong. */
 type Encoding = 'uri' | 'raw' | 'plus' | 'brackets-encoded' | 'double' | 'odd-percent';
 const encodings = fc.constantFrom<Encoding>('uri', 'raw', 'plus', 'brackets-encoded', 'double', 'odd-percent');
-const ODD_PERCENT = ['%', '%G1', '%E0%A4', '%C0%AF', '%ED%A0%80', '%00', '%FF%FE', '%%', '%2', '%u0041', '%5b', '%5D%5B'];
+const ODD_PERCENT = [
+  '%',
+  '%G1',
+  '%E0%A4',
+  '%C0%AF',
+  '%ED%A0%80',
+  '%00',
+  '%FF%FE',
+  '%%',
+  '%2',
+  '%u0041',
+  '%5b',
+  '%5D%5B',
+];
 
 function encodePart(text: string, how: Encoding, oddIndex: number): string {
   switch (how) {
@@ -162,8 +265,10 @@ const eventLike = fc
     const head: string[] = [];
     if (event !== undefined) head.push(`event=${encodeURIComponent(event)}`);
     if (domain !== undefined) head.push(`auth[domain]=${encodeURIComponent(domain)}`);
-    if (token !== undefined) head.push(`auth[application_token]=${encodeURIComponent(token.replace(/[\uD800-\uDFFF]/g, '?'))}`);
-    if (member !== undefined) head.push(`auth[member_id]=${encodeURIComponent(member.replace(/[\uD800-\uDFFF]/g, '?'))}`);
+    if (token !== undefined)
+      head.push(`auth[application_token]=${encodeURIComponent(token.replace(/[\uD800-\uDFFF]/g, '?'))}`);
+    if (member !== undefined)
+      head.push(`auth[member_id]=${encodeURIComponent(member.replace(/[\uD800-\uDFFF]/g, '?'))}`);
     return [...head, ...pairs].join(separator);
   });
 
@@ -178,7 +283,12 @@ const mutatedEvent = fc
   })
   .map(({ dialogId, drop, repeat, replace, domain }) => {
     const fields = messageEvent(
-      { domain, memberId: 'bac1cd5c8940947a75e0d71b1a84e348', clientEndpoint: `${portal.url}/rest/`, applicationToken: 'f'.repeat(32) },
+      {
+        domain,
+        memberId: 'bac1cd5c8940947a75e0d71b1a84e348',
+        clientEndpoint: `${portal.url}/rest/`,
+        applicationToken: 'f'.repeat(32),
+      },
       { botId: 39, accessToken: 'a'.repeat(40) },
       { dialogId },
     );
@@ -194,13 +304,27 @@ const mutatedEvent = fc
 /** Bodies at and past the key-count limit: wide (many keys), deep-wide (many bots) or repeated (one key). */
 const manyKeys = fc
   .record({
-    count: fc.oneof(fc.integer({ min: FORM_LIMITS.keys - 5, max: FORM_LIMITS.keys + 5 }), fc.integer({ min: 1, max: 6_000 })),
+    count: fc.oneof(
+      fc.integer({ min: FORM_LIMITS.keys - 5, max: FORM_LIMITS.keys + 5 }),
+      fc.integer({ min: 1, max: 6_000 }),
+    ),
     shape: fc.constantFrom('wide', 'bots', 'repeated', 'nested-repeated'),
   })
   .map(({ count, shape }) => {
-    const head = ['event=ONIMBOTMESSAGEADD', 'auth[domain]=unknown.bitrix24.com', 'auth[application_token]=x', 'data[PARAMS][DIALOG_ID]=27'];
+    const head = [
+      'event=ONIMBOTMESSAGEADD',
+      'auth[domain]=unknown.bitrix24.com',
+      'auth[application_token]=x',
+      'data[PARAMS][DIALOG_ID]=27',
+    ];
     const pairs = Array.from({ length: count }, (_, i) =>
-      shape === 'wide' ? `k${i}=${i}` : shape === 'bots' ? `data[BOT][${i + 1}][BOT_ID]=${i + 1}` : shape === 'repeated' ? `data=${i}` : `data[BOT][1][BOT_ID]=${i}`,
+      shape === 'wide'
+        ? `k${i}=${i}`
+        : shape === 'bots'
+          ? `data[BOT][${i + 1}][BOT_ID]=${i + 1}`
+          : shape === 'repeated'
+            ? `data=${i}`
+            : `data[BOT][1][BOT_ID]=${i}`,
     );
     return [...head, ...pairs].join('&');
   });
@@ -273,15 +397,22 @@ describe('POST /bitrix/events under fuzzing (no portal known)', () => {
 
   it('answers a body flagged base64 that is not base64 with a clean 4xx', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 256 }), fc.string({ unit: 'binary', maxLength: 256 }), eventLike), fc.boolean(), async (text, installs) => {
-        // httpEvent encodes for us when base64 is set; here the raw text itself is flagged as base64.
-        const event = { ...httpEvent({ path: '/bitrix/events', body: text, headers: { 'content-type': FORM } }), isBase64Encoded: true };
-        const before = portal.calls.length + portal.refreshCalls.length;
-        const response = await (handlers[installs ? 1 : 0] as (typeof handlers)[number])(event, lambdaContext(5_000));
-        expect(REFUSALS).toContain(response.statusCode);
-        expect(response.headers['content-type']).toBe('application/problem+json');
-        expect(portal.calls.length + portal.refreshCalls.length).toBe(before);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 256 }), fc.string({ unit: 'binary', maxLength: 256 }), eventLike),
+        fc.boolean(),
+        async (text, installs) => {
+          // httpEvent encodes for us when base64 is set; here the raw text itself is flagged as base64.
+          const event = {
+            ...httpEvent({ path: '/bitrix/events', body: text, headers: { 'content-type': FORM } }),
+            isBase64Encoded: true,
+          };
+          const before = portal.calls.length + portal.refreshCalls.length;
+          const response = await (handlers[installs ? 1 : 0] as (typeof handlers)[number])(event, lambdaContext(5_000));
+          expect(REFUSALS).toContain(response.statusCode);
+          expect(response.headers['content-type']).toBe('application/problem+json');
+          expect(portal.calls.length + portal.refreshCalls.length).toBe(before);
+        },
+      ),
       { numRuns: 150, interruptAfterTimeLimit: HANDLER_TIME_LIMIT_MS },
     );
   });
@@ -298,10 +429,20 @@ describe('POST /bitrix/events under fuzzing (no portal known)', () => {
       section: 'Hostile input',
       scenario: 'POST /bitrix/events under property-based fuzzing (fast-check), handler level',
       sent: 'arbitrary strings, PHP-style key structures (deep, huge, repeated, odd encodings, unicode), random base64 flags and content types; installs on and off',
-      got: Object.entries(Object.fromEntries(seen)).map(([status, n]) => `${n}× ${status}`).join(', '),
-      figures: { deliveries, fiveHundreds: [...seen.keys()].filter((s) => s >= 500).length, portalCalls: portal.calls.length, oauthCalls: portal.refreshCalls.length },
+      got: Object.entries(Object.fromEntries(seen))
+        .map(([status, n]) => `${n}× ${status}`)
+        .join(', '),
+      figures: {
+        deliveries,
+        fiveHundreds: [...seen.keys()].filter((s) => s >= 500).length,
+        portalCalls: portal.calls.length,
+        oauthCalls: portal.refreshCalls.length,
+      },
       command: 'npm test -- test/fuzz/bot-events.fuzz.test.ts',
-      ok: portal.calls.length === 0 && portal.refreshCalls.length === 0 && [...seen.keys()].every((s) => REFUSALS.includes(s)),
+      ok:
+        portal.calls.length === 0 &&
+        portal.refreshCalls.length === 0 &&
+        [...seen.keys()].every((s) => REFUSALS.includes(s)),
     });
     expect(portal.calls).toEqual([]);
     expect(portal.refreshCalls).toEqual([]);

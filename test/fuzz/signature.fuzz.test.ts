@@ -45,7 +45,9 @@ function outcome(act: () => unknown): 'accepted' | 'SIGNATURE_INVALID' | string 
 }
 
 const verify = (headers: Record<string, string | undefined>, body: Uint8Array, keys: string[]) =>
-  outcome(() => verifySignature({ headers, body: Buffer.from(body), keys, toleranceSeconds: TOLERANCE, nowSeconds: NOW }));
+  outcome(() =>
+    verifySignature({ headers, body: Buffer.from(body), keys, toleranceSeconds: TOLERANCE, nowSeconds: NOW }),
+  );
 
 // Header values as a hostile client might send them: any text, near-misses of the real format, or nothing.
 const anyText = fc.oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 64 }), fc.constant(''));
@@ -58,7 +60,12 @@ const timestampText = fc.oneof(
 const signatureText = fc.oneof(
   anyText,
   fc.uint8Array({ maxLength: 48 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
-  fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`), { maxLength: 20 }).map((parts) => parts.join(' ')),
+  fc
+    .array(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => `v1,${Buffer.from(bytes).toString('base64')}`),
+      { maxLength: 20 },
+    )
+    .map((parts) => parts.join(' ')),
   fc.constantFrom('v1,', 'v1', 'v2,abc', 'v1,====', 'v1,' + 'A'.repeat(10_000), ' '.repeat(100), 'v1, v1, v1,'),
 );
 const keyText = fc.oneof(
@@ -90,24 +97,37 @@ const flip = (bytes: Uint8Array, index: number, mask: number): Buffer => {
   out[index] = (out[index] ?? 0) ^ mask;
   return out;
 };
-const flipAscii = (text: string, index: number, mask: number): string => flip(Buffer.from(text, 'latin1'), index % text.length, mask).toString('latin1');
+const flipAscii = (text: string, index: number, mask: number): string =>
+  flip(Buffer.from(text, 'latin1'), index % text.length, mask).toString('latin1');
 
 describe('verifySignature under fuzzing', () => {
   it('refuses arbitrary headers, bodies and keys only ever with SIGNATURE_INVALID', () => {
     fc.assert(
-      fc.property(hostileHeaders, fc.uint8Array({ maxLength: 512 }), fc.array(keyText, { maxLength: 4 }), (headers, body, keys) => {
-        expect(['accepted', 'SIGNATURE_INVALID']).toContain(verify(headers, body, keys));
-      }),
+      fc.property(
+        hostileHeaders,
+        fc.uint8Array({ maxLength: 512 }),
+        fc.array(keyText, { maxLength: 4 }),
+        (headers, body, keys) => {
+          expect(['accepted', 'SIGNATURE_INVALID']).toContain(verify(headers, body, keys));
+        },
+      ),
       RUNS,
     );
   });
 
   it('refuses a forged signature over arbitrary content (never accepts what no key signed)', () => {
     fc.assert(
-      fc.property(genuineId, withinTolerance, fc.uint8Array({ maxLength: 512 }), signatureText, genuineKey, (id, timestamp, body, signature, key) => {
-        const headers = { [HEADERS.id]: id, [HEADERS.timestamp]: String(timestamp), [HEADERS.signature]: signature };
-        expect(verify(headers, body, [key])).toBe('SIGNATURE_INVALID');
-      }),
+      fc.property(
+        genuineId,
+        withinTolerance,
+        fc.uint8Array({ maxLength: 512 }),
+        signatureText,
+        genuineKey,
+        (id, timestamp, body, signature, key) => {
+          const headers = { [HEADERS.id]: id, [HEADERS.timestamp]: String(timestamp), [HEADERS.signature]: signature };
+          expect(verify(headers, body, [key])).toBe('SIGNATURE_INVALID');
+        },
+      ),
       RUNS,
     );
   });
@@ -123,7 +143,17 @@ describe('verifySignature under fuzzing', () => {
         (id, timestamp, body, keys, pick) => {
           const key = keys[pick % keys.length] as string;
           const headers = signRequest({ body: Buffer.from(body), key, id, timestamp });
-          expect(outcome(() => verifySignature({ headers: { ...headers }, body: Buffer.from(body), keys, toleranceSeconds: TOLERANCE, nowSeconds: NOW }))).toBe('accepted');
+          expect(
+            outcome(() =>
+              verifySignature({
+                headers: { ...headers },
+                body: Buffer.from(body),
+                keys,
+                toleranceSeconds: TOLERANCE,
+                nowSeconds: NOW,
+              }),
+            ),
+          ).toBe('accepted');
         },
       ),
       RUNS,
@@ -132,8 +162,21 @@ describe('verifySignature under fuzzing', () => {
 
   describe('refuses any single changed byte', () => {
     const signed = fc
-      .record({ id: genuineId, timestamp: withinTolerance, body: fc.uint8Array({ minLength: 1, maxLength: 1024 }), key: genuineKey })
-      .map((input) => ({ ...input, headers: signRequest({ body: Buffer.from(input.body), key: input.key, id: input.id, timestamp: input.timestamp }) }));
+      .record({
+        id: genuineId,
+        timestamp: withinTolerance,
+        body: fc.uint8Array({ minLength: 1, maxLength: 1024 }),
+        key: genuineKey,
+      })
+      .map((input) => ({
+        ...input,
+        headers: signRequest({
+          body: Buffer.from(input.body),
+          key: input.key,
+          id: input.id,
+          timestamp: input.timestamp,
+        }),
+      }));
     const position = fc.nat();
     const mask = fc.integer({ min: 1, max: 255 });
     const asciiMask = fc.integer({ min: 1, max: 127 });
@@ -212,7 +255,9 @@ describe('verifySignature: non-canonical base64 in webhook-signature', () => {
   });
 
   it('refuses a signature whose padding "=" is replaced by a character outside base64', () => {
-    expect(verify({ ...headers, 'webhook-signature': `${signature.slice(0, -1)}!` }, body, [key])).toBe('SIGNATURE_INVALID');
+    expect(verify({ ...headers, 'webhook-signature': `${signature.slice(0, -1)}!` }, body, [key])).toBe(
+      'SIGNATURE_INVALID',
+    );
   });
 
   it('refuses a signature whose last data character differs only in the unused low bits', () => {

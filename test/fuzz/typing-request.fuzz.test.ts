@@ -28,17 +28,79 @@ const MAX_BODY = 16 * 1024;
 const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.string({ unit: 'binary', maxLength: 40 }));
 const portalValue = fc.oneof(
   { weight: 3, arbitrary: fc.domain() },
-  { weight: 2, arbitrary: fc.constantFrom('example.bitrix24.com', 'EXAMPLE.Bitrix24.com.', ' a.b ', '../app', 'a/../../typing-keys', 'localhost', '127.0.0.1', '', 'ех.рф', 'a..b', '-a.b', `${'a'.repeat(64)}.com`) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'example.bitrix24.com',
+      'EXAMPLE.Bitrix24.com.',
+      ' a.b ',
+      '../app',
+      'a/../../typing-keys',
+      'localhost',
+      '127.0.0.1',
+      '',
+      'ех.рф',
+      'a..b',
+      '-a.b',
+      `${'a'.repeat(64)}.com`,
+    ),
+  },
   { weight: 1, arbitrary: anyValue },
 );
 const dialogValue = fc.oneof(
-  { weight: 3, arbitrary: fc.oneof(fc.nat().map(String), fc.nat().map((n) => `chat${n}`), fc.integer()) },
-  { weight: 2, arbitrary: fc.constantFrom('27', 'chat12', 'chat', 'chat0', '0', '-4', '1e3', '９', 'chat-1', ' 27', '99999999999999999999', 0, 1.5, 1e21, Number.MAX_SAFE_INTEGER + 1, true, null, '') },
+  {
+    weight: 3,
+    arbitrary: fc.oneof(
+      fc.nat().map(String),
+      fc.nat().map((n) => `chat${n}`),
+      fc.integer(),
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '27',
+      'chat12',
+      'chat',
+      'chat0',
+      '0',
+      '-4',
+      '1e3',
+      '９',
+      'chat-1',
+      ' 27',
+      '99999999999999999999',
+      0,
+      1.5,
+      1e21,
+      Number.MAX_SAFE_INTEGER + 1,
+      true,
+      null,
+      '',
+    ),
+  },
   { weight: 1, arbitrary: anyValue },
 );
 const botValue = fc.oneof(
   { weight: 3, arbitrary: fc.oneof(fc.integer(), fc.nat().map(String)) },
-  { weight: 2, arbitrary: fc.constantFrom(27, 0, -1, 1.5, 1e21, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, '0', '007', '1e3', '', true, null) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      27,
+      0,
+      -1,
+      1.5,
+      1e21,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER + 1,
+      '0',
+      '007',
+      '1e3',
+      '',
+      true,
+      null,
+    ),
+  },
   { weight: 1, arbitrary: anyValue },
 );
 /** Objects shaped like a request: the three known fields, plausible or not, now and then an unknown field. */
@@ -48,35 +110,52 @@ const requestLike = fc
       portal: portalValue,
       dialogId: dialogValue,
       botId: botValue,
-      extra: fc.oneof({ weight: 9, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('pad', '__proto__', 'constructor', 'Portal', 'portal ') }),
+      extra: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom('pad', '__proto__', 'constructor', 'Portal', 'portal ') },
+      ),
     },
     { requiredKeys: ['portal', 'dialogId'] },
   )
   .map(({ extra, ...fields }) => (extra === undefined ? fields : { ...fields, [extra]: 1 }));
-const anyJson = fc.oneof({ weight: 1, arbitrary: fc.jsonValue({ maxDepth: 6 }) }, { weight: 4, arbitrary: requestLike });
+const anyJson = fc.oneof(
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 6 }) },
+  { weight: 4, arbitrary: requestLike },
+);
 const jsonText = fc.oneof(
   { weight: 9, arbitrary: anyJson.map((value) => JSON.stringify(value) ?? 'null') },
   // Hand-written JSON that JSON.stringify would never produce.
-  { weight: 1, arbitrary: fc.constantFrom(
-    '{"portal":"a.b","dialogId":"27","__proto__":{"x":1}}',
-    '{"portal":"a.b","dialogId":"27","portal":"c.d"}',
-    '{"portal":"a.b","dialogId":"27"} trailing',
-    '\uFEFF{"portal":"a.b","dialogId":"27"}',
-    '{"portal":"a.b","dialogId":27.0}',
-    '{"portal":"a.b","dialogId":"27","botId":1e2}',
-    `${'['.repeat(5000)}${']'.repeat(5000)}`,
-    `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
-    '',
-    ' ',
-    'null',
-  ) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '{"portal":"a.b","dialogId":"27","__proto__":{"x":1}}',
+      '{"portal":"a.b","dialogId":"27","portal":"c.d"}',
+      '{"portal":"a.b","dialogId":"27"} trailing',
+      '\uFEFF{"portal":"a.b","dialogId":"27"}',
+      '{"portal":"a.b","dialogId":27.0}',
+      '{"portal":"a.b","dialogId":"27","botId":1e2}',
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
+      '',
+      ' ',
+      'null',
+    ),
+  },
 );
 const anyBytes = fc.oneof(
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 1024 }) },
   { weight: 6, arbitrary: jsonText.map((text) => new Uint8Array(Buffer.from(text, 'utf8'))) },
   // Valid JSON text in an encoding JSON.parse will not read as UTF-8.
   { weight: 1, arbitrary: jsonText.map((text) => new Uint8Array(Buffer.from(text, 'utf16le'))) },
-  { weight: 1, arbitrary: fc.integer({ min: MAX_BODY - 16, max: MAX_BODY + 16 }).map((size) => new Uint8Array(Buffer.from(`{"portal":"a.b","dialogId":"27","pad":"${'x'.repeat(Math.max(0, size - 40))}"}`))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: MAX_BODY - 16, max: MAX_BODY + 16 })
+      .map(
+        (size) =>
+          new Uint8Array(Buffer.from(`{"portal":"a.b","dialogId":"27","pad":"${'x'.repeat(Math.max(0, size - 40))}"}`)),
+      ),
+  },
 );
 
 function validatorOutcome(body: Buffer): 'valid' | ServiceError {
@@ -127,7 +206,12 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
     const prefix = uniquePrefix();
     [key] = (await seedTypingKeys(prefix)) as [string];
     const deps = typingDependencies(
-      { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: '1000' },
+      {
+        CREDENTIALS_SOURCE: 'secrets-manager',
+        TYPING_COALESCE_MS: '0',
+        SECRETS_PREFIX: prefix,
+        BITRIX24_TIMEOUT_MS: '1000',
+      },
       { logger: captureLogger().logger },
     );
     handler = createTypingHandler(deps);
@@ -152,7 +236,10 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
       fc.asyncProperty(anyBytes, fc.boolean(), async (bytes, base64) => {
         const response = await handler(signedEvent(bytes, base64), lambdaContext(8_000));
         const problem = JSON.parse(response.body as string) as Record<string, unknown>;
-        seen.set(`${response.statusCode} ${String(problem.code)}`, (seen.get(`${response.statusCode} ${String(problem.code)}`) ?? 0) + 1);
+        seen.set(
+          `${response.statusCode} ${String(problem.code)}`,
+          (seen.get(`${response.statusCode} ${String(problem.code)}`) ?? 0) + 1,
+        );
         expect([400, 404, 413]).toContain(response.statusCode);
         expect(response.headers['content-type']).toBe('application/problem+json');
         expect(problem.status).toBe(response.statusCode);
@@ -172,7 +259,11 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
       scenario: 'POST /typing under property-based fuzzing (fast-check), correctly signed, handler level',
       sent: 'arbitrary JSON values and bytes (UTF-16, near the 16 KiB limit), signed with a live key; no portal stored',
       got: [...seen.entries()].map(([answer, n]) => `${n}× ${answer}`).join(', '),
-      figures: { requests: [...seen.values()].reduce((a, b) => a + b, 0), fiveHundreds: [...statuses].filter((s) => s >= 500).length, portalCalls: portal.calls.length },
+      figures: {
+        requests: [...seen.values()].reduce((a, b) => a + b, 0),
+        fiveHundreds: [...statuses].filter((s) => s >= 500).length,
+        portalCalls: portal.calls.length,
+      },
       command: 'npm test -- test/fuzz/typing-request.fuzz.test.ts',
       ok: portal.calls.length === 0 && [...statuses].every((s) => s >= 400 && s < 500),
     });

@@ -29,8 +29,18 @@ beforeAll(async () => {
   [key] = (await seedTypingKeys(prefix)) as [string];
   const bot = webhookBotOn(portal, 39);
   await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
-  sender = { domain: portal.domain, memberId: portal.memberId, clientEndpoint: 'https://x.example/rest/', applicationToken: bot.clientId };
-  service = await startOffline({ CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, LOG_LEVEL: 'info' });
+  sender = {
+    domain: portal.domain,
+    memberId: portal.memberId,
+    clientEndpoint: 'https://x.example/rest/',
+    applicationToken: bot.clientId,
+  };
+  service = await startOffline({
+    CREDENTIALS_SOURCE: 'secrets-manager',
+    TYPING_COALESCE_MS: '0',
+    SECRETS_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+  });
 });
 afterAll(async () => {
   await service?.stop();
@@ -60,28 +70,54 @@ async function run(send: (i: number) => Promise<Response>, count = REQUESTS) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { statuses: countBy(statuses), p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: Math.round(count / seconds), problems };
+  return {
+    statuses: countBy(statuses),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    perSecond: Math.round(count / seconds),
+    problems,
+  };
 }
 
 describe('load through serverless-offline', () => {
   it('1,000 signed /typing requests at concurrency 50: all 200, one portal call each', async () => {
     const send = (i: number) => {
       const body = JSON.stringify({ portal: portal.domain, dialogId: `chat${i + 1}` });
-      return fetch(`${service.url}/typing`, { method: 'POST', headers: { 'content-type': 'application/json', ...signRequest({ body, key }) }, body });
+      return fetch(`${service.url}/typing`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...signRequest({ body, key }) },
+        body,
+      });
     };
     const cold = await run((i) => send(100_000 + i), CONCURRENCY);
     const logBefore = service.output().length;
     const before = portal.typingCalls().length;
     const result = await run(send);
     const calls = portal.typingCalls().length - before;
-    const coldStarts = service.output().slice(logBefore).split('\n').filter((line) => line.includes('"container started"')).length;
+    const coldStarts = service
+      .output()
+      .slice(logBefore)
+      .split('\n')
+      .filter((line) => line.includes('"container started"')).length;
     recordScenario({
       id: 'load/typing',
       section: 'Load',
       scenario: `POST /typing ×${REQUESTS}, concurrency ${CONCURRENCY}`,
       sent: 'signed requests, each for its own dialog, through serverless-offline',
-      got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
-      figures: { requests: REQUESTS, portalCalls: calls, coldStartsDuringRun: coldStarts, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length, coldRoundP50Ms: cold.p50, coldRoundP99Ms: cold.p99 },
+      got: Object.entries(result.statuses)
+        .map(([s, n]) => `${n}× ${s}`)
+        .join(', '),
+      figures: {
+        requests: REQUESTS,
+        portalCalls: calls,
+        coldStartsDuringRun: coldStarts,
+        p50Ms: result.p50,
+        p99Ms: result.p99,
+        requestsPerSecond: result.perSecond,
+        unexplainedErrors: result.problems.length,
+        coldRoundP50Ms: cold.p50,
+        coldRoundP99Ms: cold.p99,
+      },
       command: 'npm run load -- -t typing',
       ok: result.problems.length === 0 && calls === REQUESTS,
     });
@@ -94,7 +130,9 @@ describe('load through serverless-offline', () => {
       fetch(`${service.url}/bitrix/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: encodeForm(messageEvent(sender, { botId: 39 }, { dialogId: String(i + 1), messageId: String(500_000 + i) })),
+        body: encodeForm(
+          messageEvent(sender, { botId: 39 }, { dialogId: String(i + 1), messageId: String(500_000 + i) }),
+        ),
       });
     const cold = await run((i) => send(100_000 + i), CONCURRENCY);
     const logBefore = service.output().length;
@@ -110,8 +148,21 @@ describe('load through serverless-offline', () => {
       section: 'Load',
       scenario: `POST /bitrix/events ×${REQUESTS}, concurrency ${CONCURRENCY}`,
       sent: 'ONIMBOTMESSAGEADD for a webhook bot, each with its own MESSAGE_ID',
-      got: Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', '),
-      figures: { requests: REQUESTS, portalCalls: calls, loggedForReplay, coldStartsDuringRun: coldStarts, p50Ms: result.p50, p99Ms: result.p99, requestsPerSecond: result.perSecond, unexplainedErrors: result.problems.length + (REQUESTS - calls - loggedForReplay), coldRoundP50Ms: cold.p50, coldRoundP99Ms: cold.p99 },
+      got: Object.entries(result.statuses)
+        .map(([s, n]) => `${n}× ${s}`)
+        .join(', '),
+      figures: {
+        requests: REQUESTS,
+        portalCalls: calls,
+        loggedForReplay,
+        coldStartsDuringRun: coldStarts,
+        p50Ms: result.p50,
+        p99Ms: result.p99,
+        requestsPerSecond: result.perSecond,
+        unexplainedErrors: result.problems.length + (REQUESTS - calls - loggedForReplay),
+        coldRoundP50Ms: cold.p50,
+        coldRoundP99Ms: cold.p99,
+      },
       command: 'npm run load -- -t events',
       ok: result.problems.length === 0 && calls + loggedForReplay >= REQUESTS,
     });

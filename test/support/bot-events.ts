@@ -47,7 +47,12 @@ function authBlock(portal: EventPortal, oauth: boolean, userId = '27'): EventFie
     ['application_token', portal.applicationToken],
   ];
   if (oauth) {
-    block.unshift(['access_token', random(22)], ['expires', String(Math.floor(Date.now() / 1000) + 3600)], ['expires_in', '3600'], ['scope', 'imbot']);
+    block.unshift(
+      ['access_token', random(22)],
+      ['expires', String(Math.floor(Date.now() / 1000) + 3600)],
+      ['expires_in', '3600'],
+      ['scope', 'imbot'],
+    );
     block.push(['status', 'F'], ['user_id', userId], ['refresh_token', random(23)]);
   }
   return block.map(([k, v]) => [`auth[${k}]`, v]);
@@ -104,7 +109,11 @@ const user: EventFields = [
 ];
 const ts = (): EventFields => [['ts', String(Math.floor(Date.now() / 1000))]];
 
-export function messageEvent(portal: EventPortal, bot: EventBot, options: { dialogId?: string; messageId?: string } = {}): EventFields {
+export function messageEvent(
+  portal: EventPortal,
+  bot: EventBot,
+  options: { dialogId?: string; messageId?: string } = {},
+): EventFields {
   const oauth = bot.accessToken !== undefined;
   return [
     ...common('ONIMBOTMESSAGEADD'),
@@ -116,7 +125,11 @@ export function messageEvent(portal: EventPortal, bot: EventBot, options: { dial
   ];
 }
 
-export function commandEvent(portal: EventPortal, bot: EventBot, options: { dialogId?: string; messageId?: string; commandId?: number } = {}): EventFields {
+export function commandEvent(
+  portal: EventPortal,
+  bot: EventBot,
+  options: { dialogId?: string; messageId?: string; commandId?: number } = {},
+): EventFields {
   const commandId = options.commandId ?? 12;
   const prefix = `data[COMMAND][${commandId}]`;
   return [
@@ -134,7 +147,11 @@ export function commandEvent(portal: EventPortal, bot: EventBot, options: { dial
   ];
 }
 
-export function joinEvent(portal: EventPortal, bot: EventBot, options: { dialogId?: string; name?: 'ONIMBOTJOINCHAT' | 'ONIMJOINCHAT' } = {}): EventFields {
+export function joinEvent(
+  portal: EventPortal,
+  bot: EventBot,
+  options: { dialogId?: string; name?: 'ONIMBOTJOINCHAT' | 'ONIMJOINCHAT' } = {},
+): EventFields {
   const dialogId = options.dialogId ?? 'chat1157';
   return [
     ...common(options.name ?? 'ONIMBOTJOINCHAT'),
@@ -161,7 +178,11 @@ export function deleteEvent(portal: EventPortal, bot: EventBot): EventFields {
 }
 
 /** ONAPPINSTALL as an OAuth application receives it: the auth block carries the portal's first token pair. */
-export function installEvent(portal: EventPortal, tokens: { accessToken: string; refreshToken: string }, name = 'ONAPPINSTALL'): EventFields {
+export function installEvent(
+  portal: EventPortal,
+  tokens: { accessToken: string; refreshToken: string },
+  name = 'ONAPPINSTALL',
+): EventFields {
   return [
     ['event', name],
     ['event_handler_id', '1'],

@@ -16,7 +16,11 @@ export interface CliRun {
  */
 export async function cli(
   argv: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string; tty?: { stdout?: boolean; stderr?: boolean } } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    tty?: { stdout?: boolean; stderr?: boolean };
+  } = {},
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';

@@ -26,10 +26,14 @@ export async function startOffline(env: Record<string, string>): Promise<Offline
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`serverless-offline exited:\n${output}`);
-    return output.includes('Server ready');
-  }, 90_000, 'serverless-offline to start');
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`serverless-offline exited:\n${output}`);
+      return output.includes('Server ready');
+    },
+    90_000,
+    'serverless-offline to start',
+  );
   return {
     url,
     output: () => output,

@@ -25,7 +25,10 @@ const dir = join(process.cwd(), '.cache', 'reliability');
 
 export function recordScenario(row: ScenarioRow): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${row.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`), JSON.stringify({ ...row, at: new Date().toISOString(), node: process.version }, null, 2));
+  writeFileSync(
+    join(dir, `${row.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`),
+    JSON.stringify({ ...row, at: new Date().toISOString(), node: process.version }, null, 2),
+  );
 }
 
 /** p-th percentile (0..100) of durations, nearest-rank. */

@@ -24,12 +24,15 @@ export interface ScriptedServer {
 }
 
 /** A loopback HTTP server that records every request and answers as the test scripts it. */
-export async function startScriptedServer(fallback: Scripted = { status: 200, body: { ok: true } }): Promise<ScriptedServer> {
+export async function startScriptedServer(
+  fallback: Scripted = { status: 200, body: { ok: true } },
+): Promise<ScriptedServer> {
   const queue: Scripted[] = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const send = (res: ServerResponse, answer: Extract<Scripted, { status: number }>) => {
-    const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    const text =
+      answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     const type = typeof answer.body === 'string' ? 'text/plain' : 'application/json';
     res.writeHead(answer.status, { 'content-type': type, ...answer.headers });
     res.end(text);
@@ -38,7 +41,13 @@ export async function startScriptedServer(fallback: Scripted = { status: 200, bo
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+      });
       const answer = queue.shift() ?? fallback;
       if ('destroy' in answer) return req.socket.destroy();
       if ('hang' in answer) return;

@@ -1,4 +1,9 @@
-import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 

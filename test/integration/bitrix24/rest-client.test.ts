@@ -22,7 +22,12 @@ describe('Bitrix24 REST client', () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
     const target: RestTarget = { kind: 'webhook', url: webhookUrl };
     // Act
-    const out = await client().call(target, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: clientId }, Deadline.in(5_000));
+    const out = await client().call(
+      target,
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
     // Assess
     expect(out.result).toBe(true);
     expect(out.attempts).toBe(1);
@@ -32,8 +37,17 @@ describe('Bitrix24 REST client', () => {
 
   it('calls a method at the OAuth client endpoint with the access token', async () => {
     const { secret } = oauthBotOn(portal, 41);
-    const target: RestTarget = { kind: 'oauth', clientEndpoint: secret.oauth.clientEndpoint, accessToken: secret.oauth.accessToken };
-    const out = await client().call(target, 'imbot.chat.sendTyping', { BOT_ID: 41, DIALOG_ID: '27' }, Deadline.in(5_000));
+    const target: RestTarget = {
+      kind: 'oauth',
+      clientEndpoint: secret.oauth.clientEndpoint,
+      accessToken: secret.oauth.accessToken,
+    };
+    const out = await client().call(
+      target,
+      'imbot.chat.sendTyping',
+      { BOT_ID: 41, DIALOG_ID: '27' },
+      Deadline.in(5_000),
+    );
     expect(out.result).toBe(true);
     expect(portal.typingCalls()[0]?.via).toBe('oauth');
   });
@@ -41,7 +55,12 @@ describe('Bitrix24 REST client', () => {
   it('surfaces a method error with its code and HTTP status', async () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
     const error = await client()
-      .call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 999, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000))
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 999, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Bitrix24Error);
     expect(error).toMatchObject({ code: 'BOT_ID_ERROR', status: 400 });
@@ -53,7 +72,12 @@ describe('Bitrix24 REST client', () => {
     const limited = { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } };
     portal.script('imbot.chat.sendTyping', [limited, limited]);
     // Act
-    const out = await client().call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000));
+    const out = await client().call(
+      { kind: 'webhook', url: webhookUrl },
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
     // Assess
     expect(out.attempts).toBe(3);
     expect(portal.typingCalls()).toHaveLength(1);
@@ -64,7 +88,12 @@ describe('Bitrix24 REST client', () => {
     const limited = { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } };
     portal.script('imbot.chat.sendTyping', [limited, limited, limited, limited]);
     const error = await client({ maxAttempts: 3 })
-      .call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000))
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', isRateLimited: true });
     expect(portal.calls.filter((c) => c.method === 'imbot.chat.sendTyping')).toHaveLength(3);
@@ -72,10 +101,21 @@ describe('Bitrix24 REST client', () => {
 
   it('never waits for a retry past the deadline', async () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
-    portal.script('imbot.chat.sendTyping', [{ status: 429, body: { error: 'OPERATION_TIME_LIMIT', error_description: 'slow down' }, headers: { 'retry-after': '30' } }]);
+    portal.script('imbot.chat.sendTyping', [
+      {
+        status: 429,
+        body: { error: 'OPERATION_TIME_LIMIT', error_description: 'slow down' },
+        headers: { 'retry-after': '30' },
+      },
+    ]);
     const started = Date.now();
     const error = await client({ maxAttempts: 5 })
-      .call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(1_000))
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(1_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 429, retryAfterSeconds: 30 });
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -84,7 +124,12 @@ describe('Bitrix24 REST client', () => {
   it('resends after a connection reset', async () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
     portal.script('imbot.chat.sendTyping', [{ reset: true }]);
-    const out = await client().call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000));
+    const out = await client().call(
+      { kind: 'webhook', url: webhookUrl },
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
     expect(out.attempts).toBe(2);
     expect(portal.typingCalls()).toHaveLength(1);
   });
@@ -93,16 +138,28 @@ describe('Bitrix24 REST client', () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
     portal.script('imbot.chat.sendTyping', [{ delayMs: 3_000 }]);
     const error = await client({ timeoutMs: 300 })
-      .call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000))
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'TIMEOUT' });
   });
 
   it('treats an HTML error page as an invalid response, not a crash', async () => {
     const { webhookUrl, clientId } = webhookBotOn(portal, 39);
-    portal.script('imbot.chat.sendTyping', [{ status: 502, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } }]);
+    portal.script('imbot.chat.sendTyping', [
+      { status: 502, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } },
+    ]);
     const error = await client()
-      .call({ kind: 'webhook', url: webhookUrl }, 'imbot.chat.sendTyping', { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId }, Deadline.in(5_000))
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'INVALID_RESPONSE', status: 502 });
   });
@@ -111,7 +168,12 @@ describe('Bitrix24 REST client', () => {
     const { secret } = oauthBotOn(portal, 41);
     portal.expireAccessTokens();
     const error = await client()
-      .call({ kind: 'oauth', clientEndpoint: secret.oauth.clientEndpoint, accessToken: secret.oauth.accessToken }, 'imbot.chat.sendTyping', { DIALOG_ID: '27' }, Deadline.in(5_000))
+      .call(
+        { kind: 'oauth', clientEndpoint: secret.oauth.clientEndpoint, accessToken: secret.oauth.accessToken },
+        'imbot.chat.sendTyping',
+        { DIALOG_ID: '27' },
+        Deadline.in(5_000),
+      )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'expired_token', status: 401, isExpiredToken: true });
   });

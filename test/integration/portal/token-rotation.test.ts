@@ -21,7 +21,10 @@ afterEach(async () => {
 /** One "container": its own credentials cache and REST client, sharing only Secrets Manager with the others. */
 function container(prefix: string) {
   const { logger, lines } = captureLogger();
-  const credentials = new Credentials(createSecretsManagerStore({ timeoutMs: 2_000 }), prefix, logger, { ttlMs: 60_000, staleMs: 60_000 });
+  const credentials = new Credentials(createSecretsManagerStore({ timeoutMs: 2_000 }), prefix, logger, {
+    ttlMs: 60_000,
+    staleMs: 60_000,
+  });
   const rest = createRestClient({ timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 20 });
   return { credentials, lines, portals: createPortalClient({ rest, credentials, logger, timeoutMs: 2_000 }) };
 }
@@ -69,7 +72,9 @@ describe('OAuth token rotation', () => {
     portal.expireAccessTokens();
     const c = container(prefix);
     const pc = (await c.credentials.portal(portal.domain))!;
-    await expect(sendTyping(c.portals, { portal: pc, dialogId: '27' }, Deadline.in(8_000))).resolves.toMatchObject({ refreshed: true });
+    await expect(sendTyping(c.portals, { portal: pc, dialogId: '27' }, Deadline.in(8_000))).resolves.toMatchObject({
+      refreshed: true,
+    });
     expect(portal.refreshCalls.filter((r) => r.ok)).toHaveLength(2);
   });
 
@@ -82,7 +87,11 @@ describe('OAuth token rotation', () => {
     const b = container(prefix);
     const stale = (await b.credentials.portal(portal.domain))!;
     portal.expireAccessTokens();
-    await sendTyping(a.portals, { portal: (await a.credentials.portal(portal.domain))!, dialogId: '27' }, Deadline.in(8_000));
+    await sendTyping(
+      a.portals,
+      { portal: (await a.credentials.portal(portal.domain))!, dialogId: '27' },
+      Deadline.in(8_000),
+    );
     // Act
     const outcome = await sendTyping(b.portals, { portal: stale, dialogId: '27' }, Deadline.in(8_000));
     // Assess

@@ -15,7 +15,10 @@ const webhookPortal = (domain: string) => ({
 function credentialsFor(prefix: string, options: { ttlMs?: number; staleMs?: number } = {}) {
   const { logger, lines } = captureLogger();
   const store = createSecretsManagerStore({ timeoutMs: 2_000 });
-  const credentials = new Credentials(store, prefix, logger, { ttlMs: options.ttlMs ?? 60_000, staleMs: options.staleMs ?? 60_000 });
+  const credentials = new Credentials(store, prefix, logger, {
+    ttlMs: options.ttlMs ?? 60_000,
+    staleMs: options.staleMs ?? 60_000,
+  });
   return { credentials, lines, store };
 }
 
@@ -40,7 +43,10 @@ describe('credentials in Secrets Manager (moto)', () => {
   it('never looks outside <prefix>/portals/ for a crafted domain', async () => {
     // Prepare: a secret that a path-like domain would reach if it were used as is
     const prefix = uniquePrefix();
-    await putSecret(`${prefix}/app`, { domain: 'x.bitrix24.com', webhook: { url: 'https://x.bitrix24.com/rest/1/a/' } });
+    await putSecret(`${prefix}/app`, {
+      domain: 'x.bitrix24.com',
+      webhook: { url: 'https://x.bitrix24.com/rest/1/a/' },
+    });
     const { credentials } = credentialsFor(prefix);
     // Act / Assess
     await expect(credentials.portal('../app')).resolves.toBeUndefined();
@@ -78,7 +84,9 @@ describe('credentials in Secrets Manager (moto)', () => {
     const prefix = uniquePrefix();
     const { credentials } = credentialsFor(prefix);
     await credentials.savePortal(webhookPortal('new.bitrix24.com'));
-    const described = await secretsClient().send(new DescribeSecretCommand({ SecretId: `${prefix}/portals/new.bitrix24.com` }));
+    const described = await secretsClient().send(
+      new DescribeSecretCommand({ SecretId: `${prefix}/portals/new.bitrix24.com` }),
+    );
     expect(described.Name).toBe(`${prefix}/portals/new.bitrix24.com`);
   });
 
@@ -90,7 +98,9 @@ describe('credentials in Secrets Manager (moto)', () => {
     const containers = Array.from({ length: 5 }, () => credentialsFor(prefix).credentials);
     const key = versionKey('refresh-claim', 'the-refresh-token', '1');
     // Act
-    const results = await Promise.all(containers.map((c) => c.store.claim(`${prefix}/portals/${domain}`, key, c.owner)));
+    const results = await Promise.all(
+      containers.map((c) => c.store.claim(`${prefix}/portals/${domain}`, key, c.owner)),
+    );
     // Assess
     expect(results.filter(Boolean)).toHaveLength(1);
     // a claim never replaces the value readers see

@@ -34,14 +34,23 @@ async function scenario(env: Record<string, string> = {}) {
   await putSecret(`${prefix}/portals/${portal.domain}`, bot.secret);
   const capture = captureLogger();
   const deps = typingDependencies(
-    { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix, BITRIX24_TIMEOUT_MS: String(TIMEOUT_MS), ...env },
+    {
+      CREDENTIALS_SOURCE: 'secrets-manager',
+      TYPING_COALESCE_MS: '0',
+      SECRETS_PREFIX: prefix,
+      BITRIX24_TIMEOUT_MS: String(TIMEOUT_MS),
+      ...env,
+    },
     { logger: capture.logger },
   );
   const handler = createTypingHandler(deps);
   const send = async (remainingMs = 10_000) => {
     const context = lambdaContext(remainingMs);
     const at = Date.now();
-    const response = await handler(signedTypingEvent({ portal: portal.domain, dialogId: 'chat12', botId: 39 }, key), context);
+    const response = await handler(
+      signedTypingEvent({ portal: portal.domain, dialogId: 'chat12', botId: 39 }, key),
+      context,
+    );
     return {
       status: response.statusCode,
       headers: response.headers,
@@ -88,8 +97,10 @@ interface Case {
   expected: { status: number; code?: string; upstreamCode?: string; calls: number };
 }
 
-const HTML_502 = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
-const HTML_200 = '<!DOCTYPE html><html><head><title>Bitrix24</title></head><body>The portal is being updated. Please come back later.</body></html>';
+const HTML_502 =
+  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+const HTML_200 =
+  '<!DOCTYPE html><html><head><title>Bitrix24</title></head><body>The portal is being updated. Please come back later.</body></html>';
 const JSON_HEADER = { 'content-type': 'application/json; charset=utf-8' };
 
 const CASES: Case[] = [
@@ -198,53 +209,63 @@ const CASES: Case[] = [
 ];
 
 describe('portal faults: POST /typing', () => {
-  for (const c of CASES) it(c.name, async () => {
-    // Prepare
-    const { portal, send, webhookUrl, records } = await scenario(c.env);
-    portal.script(METHOD, c.script);
-    // Act
-    const answer = await send(c.remainingMs);
-    // Assess
-    const calls = typingCalls(portal);
-    const remainingMs = c.remainingMs ?? 10_000;
-    if (c.expected.status === 200) {
-      expect(answer.status).toBe(200);
-      expect(answer.body).toEqual({ ok: true });
-    } else {
-      expectProblem(answer, c.expected.status, c.expected.code as string, c.expected.upstreamCode);
-    }
-    expect(calls).toHaveLength(c.expected.calls);
-    // Never a hang: the answer arrives while the Lambda still has time left.
-    expect(answer.leftMs).toBeGreaterThan(0);
-    expect(answer.ms).toBeLessThan(remainingMs);
-    // The webhook URL holds a password; no answer may carry it.
-    expect(answer.text).not.toContain(new URL(webhookUrl).pathname);
-    const line = records().at(-1);
-    expect(line).toMatchObject({ status: c.expected.status, outcome: c.expected.code ?? 'OK' });
-    recordScenario({
-      id: `faults/${c.id}`,
-      section: 'Faults',
-      scenario: c.name,
-      sent: c.sent,
-      got: c.expected.status === 200 ? '200 {"ok":true}' : `${answer.status} ${String(answer.body.code)} (upstreamCode ${String(answer.body.upstreamCode)})${answer.headers['retry-after'] ? `, Retry-After ${answer.headers['retry-after']}` : ''}`,
-      figures: {
-        status: answer.status,
-        code: String(answer.body.code ?? 'OK'),
-        upstreamCode: String(answer.body.upstreamCode ?? '-'),
-        portalCalls: calls.length,
-        elapsedMs: answer.ms,
-        lambdaRemainingAtStartMs: remainingMs,
-        lambdaRemainingAtAnswerMs: answer.leftMs,
-      },
-      command: `node scripts/test.mjs ${FILE} -t "${c.name.replace(/"/g, '\\"')}"`,
-      ok: true,
+  for (const c of CASES)
+    it(c.name, async () => {
+      // Prepare
+      const { portal, send, webhookUrl, records } = await scenario(c.env);
+      portal.script(METHOD, c.script);
+      // Act
+      const answer = await send(c.remainingMs);
+      // Assess
+      const calls = typingCalls(portal);
+      const remainingMs = c.remainingMs ?? 10_000;
+      if (c.expected.status === 200) {
+        expect(answer.status).toBe(200);
+        expect(answer.body).toEqual({ ok: true });
+      } else {
+        expectProblem(answer, c.expected.status, c.expected.code as string, c.expected.upstreamCode);
+      }
+      expect(calls).toHaveLength(c.expected.calls);
+      // Never a hang: the answer arrives while the Lambda still has time left.
+      expect(answer.leftMs).toBeGreaterThan(0);
+      expect(answer.ms).toBeLessThan(remainingMs);
+      // The webhook URL holds a password; no answer may carry it.
+      expect(answer.text).not.toContain(new URL(webhookUrl).pathname);
+      const line = records().at(-1);
+      expect(line).toMatchObject({ status: c.expected.status, outcome: c.expected.code ?? 'OK' });
+      recordScenario({
+        id: `faults/${c.id}`,
+        section: 'Faults',
+        scenario: c.name,
+        sent: c.sent,
+        got:
+          c.expected.status === 200
+            ? '200 {"ok":true}'
+            : `${answer.status} ${String(answer.body.code)} (upstreamCode ${String(answer.body.upstreamCode)})${answer.headers['retry-after'] ? `, Retry-After ${answer.headers['retry-after']}` : ''}`,
+        figures: {
+          status: answer.status,
+          code: String(answer.body.code ?? 'OK'),
+          upstreamCode: String(answer.body.upstreamCode ?? '-'),
+          portalCalls: calls.length,
+          elapsedMs: answer.ms,
+          lambdaRemainingAtStartMs: remainingMs,
+          lambdaRemainingAtAnswerMs: answer.leftMs,
+        },
+        command: `node scripts/test.mjs ${FILE} -t "${c.name.replace(/"/g, '\\"')}"`,
+        ok: true,
+      });
     });
-  });
 
   it('429 with Retry-After: 1 when the deadline allows: waits at least a second, retries, 200', async () => {
     // Prepare
     const { portal, send } = await scenario();
-    portal.script(METHOD, [{ status: 429, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' }, headers: { 'Retry-After': '1' } }]);
+    portal.script(METHOD, [
+      {
+        status: 429,
+        body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' },
+        headers: { 'Retry-After': '1' },
+      },
+    ]);
     // Act
     const answer = await send(10_000);
     // Assess
@@ -271,8 +292,16 @@ describe('portal faults: POST /typing', () => {
     // Prepare: 900 ms left, 250 ms of it kept for answering: a 1 s wait cannot fit.
     const { portal, send } = await scenario();
     portal.script(METHOD, [
-      { status: 429, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' }, headers: { 'Retry-After': '1' } },
-      { status: 429, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' }, headers: { 'Retry-After': '1' } },
+      {
+        status: 429,
+        body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' },
+        headers: { 'Retry-After': '1' },
+      },
+      {
+        status: 429,
+        body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' },
+        headers: { 'Retry-After': '1' },
+      },
     ]);
     // Act
     const answer = await send(900);
@@ -288,7 +317,13 @@ describe('portal faults: POST /typing', () => {
       scenario: '429 with Retry-After: 1 and no time left for the wait: answered at once',
       sent: '429 Retry-After: 1; Lambda context 900 ms',
       got: `429 UPSTREAM_RATE_LIMITED, Retry-After ${answer.headers['retry-after'] ?? '-'}`,
-      figures: { status: answer.status, code: String(answer.body.code), portalCalls: calls.length, elapsedMs: answer.ms, lambdaRemainingAtAnswerMs: answer.leftMs },
+      figures: {
+        status: answer.status,
+        code: String(answer.body.code),
+        portalCalls: calls.length,
+        elapsedMs: answer.ms,
+        lambdaRemainingAtAnswerMs: answer.leftMs,
+      },
       command: `node scripts/test.mjs ${FILE} -t "429 with Retry-After: 1 when the deadline does not allow"`,
       ok: true,
     });
@@ -307,7 +342,11 @@ describe('portal faults: POST /typing', () => {
       scenario: 'the log line of a request that failed after retries says how many attempts were made',
       sent: '3 × 503 QUERY_LIMIT_EXCEEDED, BITRIX24_MAX_ATTEMPTS=3',
       got: `${answer.status} ${String(answer.body.code)}; log line attempts=${String(line?.attempts ?? 'absent')}`,
-      figures: { status: answer.status, portalCalls: typingCalls(portal).length, loggedAttempts: String(line?.attempts ?? 'absent') },
+      figures: {
+        status: answer.status,
+        portalCalls: typingCalls(portal).length,
+        loggedAttempts: String(line?.attempts ?? 'absent'),
+      },
       command: `node scripts/test.mjs ${FILE} -t "logs how many portal attempts"`,
       ok: line?.attempts === 3,
     });

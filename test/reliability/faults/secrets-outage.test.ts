@@ -3,7 +3,14 @@ import { botEventsDependencies, createBotEventsHandler } from '../../../function
 import { createTypingHandler, typingDependencies } from '../../../functions/typing.js';
 import { sleep } from '../../../lib/deadline/index.js';
 import { startPortal, type FakePortal } from '../../../sandbox/portal/index.js';
-import { commandEvent, encodeForm, joinEvent, messageEvent, type EventFields, type EventPortal } from '../../support/bot-events.js';
+import {
+  commandEvent,
+  encodeForm,
+  joinEvent,
+  messageEvent,
+  type EventFields,
+  type EventPortal,
+} from '../../support/bot-events.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../../../devtools/fault-proxy.js';
 import { webhookBotOn } from '../../../devtools/fixtures.js';
 import { httpEvent, lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
@@ -42,7 +49,12 @@ beforeAll(async () => {
   keysSecret = `${prefix}/typing-keys`;
   portalSecret = `${prefix}/portals/${portal.domain}`;
   await putSecret(portalSecret, bot.secret);
-  sender = { domain: portal.domain, memberId: portal.memberId, clientEndpoint: portal.clientEndpoint, applicationToken: bot.clientId };
+  sender = {
+    domain: portal.domain,
+    memberId: portal.memberId,
+    clientEndpoint: portal.clientEndpoint,
+    applicationToken: bot.clientId,
+  };
   // The SDK resolves AWS_ENDPOINT_URL_SECRETS_MANAGER lazily, on a client's first send (then keeps it), so the
   // variable stays pointed at the proxy for this whole file and every runtime built here talks to it.
   savedEndpoint = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
@@ -61,7 +73,8 @@ beforeEach(() => {
 });
 
 const env = () => ({
-  CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
+  CREDENTIALS_SOURCE: 'secrets-manager',
+  TYPING_COALESCE_MS: '0',
   SECRETS_PREFIX: prefix,
   SECRETS_CACHE_TTL_SECONDS: String(TTL_MS / 1000),
   SECRETS_STALE_SECONDS: String(STALE_MS / 1000),
@@ -93,7 +106,11 @@ interface Answer {
   leftMs: number;
 }
 
-async function measure(run: (context: ReturnType<typeof lambdaContext>) => Promise<{ statusCode: number; headers: Record<string, string>; body?: unknown }>): Promise<Answer> {
+async function measure(
+  run: (
+    context: ReturnType<typeof lambdaContext>,
+  ) => Promise<{ statusCode: number; headers: Record<string, string>; body?: unknown }>,
+): Promise<Answer> {
   const context = lambdaContext(CONTEXT_MS);
   const callsBefore = portal.calls.length;
   const at = Date.now();
@@ -205,8 +222,12 @@ describe('Secrets Manager outage: POST /typing', () => {
       const lastOk = Math.max(...answers.filter((a) => a.status === 200).map((a) => a.at + a.ms));
       const allowedReads = 1 + Math.floor((lastOk - outageStart) / FAILURE_BACKOFF_MS);
       const staleReads = {
-        keys: proxy.invocations(GET, { secretId: keysSecret }) - proxy.invocations(GET, { secretId: keysSecret, since: lastOk }),
-        portal: proxy.invocations(GET, { secretId: portalSecret }) - proxy.invocations(GET, { secretId: portalSecret, since: lastOk }),
+        keys:
+          proxy.invocations(GET, { secretId: keysSecret }) -
+          proxy.invocations(GET, { secretId: keysSecret, since: lastOk }),
+        portal:
+          proxy.invocations(GET, { secretId: portalSecret }) -
+          proxy.invocations(GET, { secretId: portalSecret, since: lastOk }),
       };
       expect(staleReads.keys).toBeLessThanOrEqual(allowedReads);
       expect(staleReads.portal).toBeLessThanOrEqual(allowedReads);
@@ -376,11 +397,34 @@ describe('Secrets Manager outage: POST /bitrix/events', () => {
     });
   });
 
-  const replayCases: Array<{ kind: string; event: string; fields: () => EventFields; dialogId: string; messageId?: string }> = [
-    { kind: 'message', event: 'ONIMBOTMESSAGEADD', fields: () => messageEvent(sender, { botId: 39 }, { dialogId: 'chat12', messageId: '771234' }), dialogId: 'chat12', messageId: '771234' },
+  const replayCases: Array<{
+    kind: string;
+    event: string;
+    fields: () => EventFields;
+    dialogId: string;
+    messageId?: string;
+  }> = [
+    {
+      kind: 'message',
+      event: 'ONIMBOTMESSAGEADD',
+      fields: () => messageEvent(sender, { botId: 39 }, { dialogId: 'chat12', messageId: '771234' }),
+      dialogId: 'chat12',
+      messageId: '771234',
+    },
     // The command's id (12) is deliberately not the bot's id (39): data[COMMAND] is keyed by command id.
-    { kind: 'command', event: 'ONIMCOMMANDADD', fields: () => commandEvent(sender, { botId: 39 }, { dialogId: 'chat12', messageId: '771235', commandId: 12 }), dialogId: 'chat12', messageId: '771235' },
-    { kind: 'join', event: 'ONIMBOTJOINCHAT', fields: () => joinEvent(sender, { botId: 39 }, { dialogId: 'chat1157' }), dialogId: 'chat1157' },
+    {
+      kind: 'command',
+      event: 'ONIMCOMMANDADD',
+      fields: () => commandEvent(sender, { botId: 39 }, { dialogId: 'chat12', messageId: '771235', commandId: 12 }),
+      dialogId: 'chat12',
+      messageId: '771235',
+    },
+    {
+      kind: 'join',
+      event: 'ONIMBOTJOINCHAT',
+      fields: () => joinEvent(sender, { botId: 39 }, { dialogId: 'chat1157' }),
+      dialogId: 'chat1157',
+    },
   ];
   for (const c of replayCases) {
     it(`logs the portal, dialog, bot and message of a ${c.kind} event it could not verify for lack of credentials, so it can be replayed`, async () => {
@@ -389,12 +433,25 @@ describe('Secrets Manager outage: POST /bitrix/events', () => {
       const { handler, records } = eventsContainer();
       // Act
       const answer = await measure((context) =>
-        handler(httpEvent({ path: '/bitrix/events', body: encodeForm(c.fields()), headers: { 'content-type': 'application/x-www-form-urlencoded' } }), context),
+        handler(
+          httpEvent({
+            path: '/bitrix/events',
+            body: encodeForm(c.fields()),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+          context,
+        ),
       );
       // Assess
       expectCredentialsUnavailable(answer);
       const line = records().find((r) => r.status === 503);
-      const logged = { portal: holds(line, portal.domain), event: holds(line, c.event), dialog: holds(line, c.dialogId), bot: holds(line, 39), message: c.messageId === undefined || holds(line, c.messageId) };
+      const logged = {
+        portal: holds(line, portal.domain),
+        event: holds(line, c.event),
+        dialog: holds(line, c.dialogId),
+        bot: holds(line, 39),
+        message: c.messageId === undefined || holds(line, c.messageId),
+      };
       recordScenario({
         id: `faults/secrets-down-events-replay-log-${c.kind}`,
         section: 'Faults',

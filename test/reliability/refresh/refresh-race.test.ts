@@ -100,7 +100,8 @@ function containerEnv(scene: Scene, remainingMs: number): NodeJS.ProcessEnv {
     ...pass('AWS_ACCESS_KEY_ID'),
     ...pass('AWS_SECRET_ACCESS_KEY'),
     ...pass('AWS_SESSION_TOKEN'),
-    CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0',
+    CREDENTIALS_SOURCE: 'secrets-manager',
+    TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: scene.prefix,
     STAGE: 'test',
     LOG_LEVEL: 'info',
@@ -147,7 +148,10 @@ async function startContainer(env: NodeJS.ProcessEnv): Promise<Container> {
   await Promise.race([
     ready,
     exited,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`container ${child.pid} not ready: ${stderr}`)), 15_000))),
+    new Promise(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`container ${child.pid} not ready: ${stderr}`)), 15_000)),
+    ),
   ]).finally(() => clearTimeout(timer));
   return {
     fire(fireAt) {
@@ -171,12 +175,19 @@ const fireAll = (containers: Container[]) => {
  * and it meets the expired token on its very first portal call, the tightest race; the warm-up's calls are
  * then cleared from the portal's record. Cold: fresh processes, each reading its secrets on the way.
  */
-async function race(scene: Scene, count: number, { warm = true, remainingMs = REMAINING_MS } = {}): Promise<ContainerResult[]> {
-  const containers = await Promise.all(Array.from({ length: count }, () => startContainer(containerEnv(scene, remainingMs))));
+async function race(
+  scene: Scene,
+  count: number,
+  { warm = true, remainingMs = REMAINING_MS } = {},
+): Promise<ContainerResult[]> {
+  const containers = await Promise.all(
+    Array.from({ length: count }, () => startContainer(containerEnv(scene, remainingMs))),
+  );
   try {
     if (warm) {
       const warmUp = await fireAll(containers);
-      if (!warmUp.every((r) => r.status === 200)) throw new Error(`warm-up failed: ${warmUp.map((r) => r.body).join(' | ')}`);
+      if (!warmUp.every((r) => r.status === 200))
+        throw new Error(`warm-up failed: ${warmUp.map((r) => r.body).join(' | ')}`);
       scene.portal.resetCalls();
     }
     scene.portal.expireAccessTokens();
@@ -189,7 +200,10 @@ async function race(scene: Scene, count: number, { warm = true, remainingMs = RE
 // ---- evidence -------------------------------------------------------------------------------------------
 
 /** Refreshes straight at the portal's OAuth endpoint: succeeds only if `refreshToken` is the live one. */
-async function refreshDirectly(portal: FakePortal, oauth: OAuthSecret['oauth']): Promise<{ status: number; live: boolean }> {
+async function refreshDirectly(
+  portal: FakePortal,
+  oauth: OAuthSecret['oauth'],
+): Promise<{ status: number; live: boolean }> {
   const url = new URL(portal.oauthUrl);
   url.search = new URLSearchParams({
     grant_type: 'refresh_token',
@@ -212,10 +226,14 @@ function figuresOf(scene: Scene, results: ContainerResult[]) {
     refreshesOk: scene.portal.refreshCalls.filter((call) => call.ok).length,
     typingCalls: scene.portal.typingCalls().length,
     // Which containers stored a pair they refreshed themselves (the claimant, and only it).
-    storedByContainers: results.filter((r) => r.logs.some((line) => line.message === 'access token refreshed and stored')).length,
+    storedByContainers: results.filter((r) =>
+      r.logs.some((line) => line.message === 'access token refreshed and stored'),
+    ).length,
     fireSkewMs: Math.max(...fired) - Math.min(...fired),
     // How close together the containers met the expired token at the portal: the width of the race.
-    expiredHitSpreadMs: spread(scene.portal.calls.filter((call) => call.error === 'expired_token').map((call) => call.at)),
+    expiredHitSpreadMs: spread(
+      scene.portal.calls.filter((call) => call.error === 'expired_token').map((call) => call.at),
+    ),
     p50Ms: percentile(elapsed, 50),
     maxMs: percentile(elapsed, 100),
   };
@@ -227,7 +245,8 @@ const statusCounts = (results: ContainerResult[]) =>
     .map(([status, n]) => `${status}:${n}`)
     .join(' ');
 const spread = (values: number[]) => (values.length === 0 ? NaN : Math.max(...values) - Math.min(...values));
-const codes = (results: ContainerResult[]) => results.map((r) => (JSON.parse(r.body) as { code?: string }).code ?? 'ok').join(', ');
+const codes = (results: ContainerResult[]) =>
+  results.map((r) => (JSON.parse(r.body) as { code?: string }).code ?? 'ok').join(', ');
 
 // ---- scenarios ------------------------------------------------------------------------------------------
 
@@ -249,8 +268,13 @@ describe('OAuth refresh race across container processes', () => {
       refreshesOkAfterThird: scene.portal.refreshCalls.filter((call) => call.ok).length,
     };
     const ok =
-      seen.refreshCalls === 1 && seen.refreshesOk === 1 && seen.typingCalls === 2 && results.every((r) => r.status === 200) &&
-      figures.rotated === 'yes' && third!.status === 200 && figures.refreshesOkAfterThird === 2;
+      seen.refreshCalls === 1 &&
+      seen.refreshesOk === 1 &&
+      seen.typingCalls === 2 &&
+      results.every((r) => r.status === 200) &&
+      figures.rotated === 'yes' &&
+      third!.status === 200 &&
+      figures.refreshesOkAfterThird === 2;
     recordScenario({
       id: 'faults/refresh-race-two-containers',
       section: 'Faults',
@@ -282,7 +306,8 @@ describe('OAuth refresh race across container processes', () => {
     const proof = await refreshDirectly(scene.portal, stored.oauth);
     // Assess
     const figures = { ...seen, latencyMs: 300, storedTokenRefreshStatus: proof.status };
-    const ok = seen.refreshCalls === 1 && seen.typingCalls === 2 && results.every((r) => r.status === 200) && proof.live;
+    const ok =
+      seen.refreshCalls === 1 && seen.typingCalls === 2 && results.every((r) => r.status === 200) && proof.live;
     recordScenario({
       id: 'faults/refresh-race-slow-oauth',
       section: 'Faults',
@@ -309,7 +334,8 @@ describe('OAuth refresh race across container processes', () => {
     const proof = await refreshDirectly(scene.portal, stored.oauth);
     // Assess
     const figures = { ...seen, storedTokenRefreshStatus: proof.status };
-    const ok = seen.refreshCalls === 1 && seen.typingCalls === 5 && results.every((r) => r.status === 200) && proof.live;
+    const ok =
+      seen.refreshCalls === 1 && seen.typingCalls === 5 && results.every((r) => r.status === 200) && proof.live;
     recordScenario({
       id: 'faults/refresh-race-five-containers',
       section: 'Faults',
@@ -328,7 +354,14 @@ describe('OAuth refresh race across container processes', () => {
   }, 30_000);
 
   it('repeated over five rounds, two racing containers make exactly one refresh every round', async () => {
-    const rounds: Array<{ warm: boolean; refreshCalls: number; statuses: number[]; typingCalls: number; live: boolean; hitSpreadMs: number }> = [];
+    const rounds: Array<{
+      warm: boolean;
+      refreshCalls: number;
+      statuses: number[];
+      typingCalls: number;
+      live: boolean;
+      hitSpreadMs: number;
+    }> = [];
     for (let round = 0; round < 5; round += 1) {
       // Prepare: warm and cold containers alternate (cold ones read their secrets on the way, widening the spread)
       const warm = round % 2 === 0;
@@ -348,7 +381,9 @@ describe('OAuth refresh race across container processes', () => {
       });
     }
     // Assess
-    const good = rounds.filter((r) => r.refreshCalls === 1 && r.statuses.every((s) => s === 200) && r.typingCalls === 2 && r.live);
+    const good = rounds.filter(
+      (r) => r.refreshCalls === 1 && r.statuses.every((s) => s === 200) && r.typingCalls === 2 && r.live,
+    );
     const figures = {
       rounds: rounds.length,
       roundsWithOneRefresh: rounds.filter((r) => r.refreshCalls === 1).length,
@@ -372,7 +407,10 @@ describe('OAuth refresh race across container processes', () => {
     expect(good).toHaveLength(rounds.length);
   }, 60_000);
 
-  const oauth500: ScriptedResponse = { status: 500, body: '<html><body><h1>500 Internal Server Error</h1></body></html>' };
+  const oauth500: ScriptedResponse = {
+    status: 500,
+    body: '<html><body><h1>500 Internal Server Error</h1></body></html>',
+  };
 
   it('when the claimant’s refresh gets a 500, it releases the claim and the other container takes over within the deadline', async () => {
     // Prepare
@@ -393,13 +431,20 @@ describe('OAuth refresh race across container processes', () => {
       refreshCalls,
       refreshesOk,
       deadlineMs: SHORT_REMAINING_MS,
-      maxMs: percentile(results.map((r) => r.elapsedMs), 100),
+      maxMs: percentile(
+        results.map((r) => r.elapsedMs),
+        100,
+      ),
       storedPairRotated: stored.oauth.refreshToken !== scene.secret.oauth.refreshToken ? 'yes' : 'no',
       storedTokenRefreshStatus: proof.status,
     };
     const ok =
-      statuses[0] === 200 && statuses[1] === 502 && results.every((r) => r.elapsedMs < SHORT_REMAINING_MS) &&
-      refreshCalls === 2 && refreshesOk === 1 && proof.live;
+      statuses[0] === 200 &&
+      statuses[1] === 502 &&
+      results.every((r) => r.elapsedMs < SHORT_REMAINING_MS) &&
+      refreshCalls === 2 &&
+      refreshesOk === 1 &&
+      proof.live;
     recordScenario({
       id: 'faults/refresh-claimant-oauth-500',
       section: 'Faults',

@@ -11,7 +11,12 @@ describe('scripted responses', () => {
       { status: 500, body: { error: 'INTERNAL_SERVER_ERROR', error_description: 'boom' } },
       { status: 502, body: '<html>Bad Gateway</html>', headers: { 'Content-Type': 'text/html' } },
     ]);
-    const call = () => fetch(`${p.clientEndpoint}imbot.chat.sendTyping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: tokens.accessToken, DIALOG_ID: '27' }) });
+    const call = () =>
+      fetch(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ auth: tokens.accessToken, DIALOG_ID: '27' }),
+      });
 
     // Act
     const first = await call();
@@ -24,7 +29,11 @@ describe('scripted responses', () => {
     expect(await second.text()).toBe('<html>Bad Gateway</html>');
     expect(second.headers.get('content-type')).toBe('text/html');
     expect(third.status).toBe(200);
-    expect(p.calls.map((c) => [c.status, c.error])).toEqual([[500, 'INTERNAL_SERVER_ERROR'], [502, undefined], [200, undefined]]);
+    expect(p.calls.map((c) => [c.status, c.error])).toEqual([
+      [500, 'INTERNAL_SERVER_ERROR'],
+      [502, undefined],
+      [200, undefined],
+    ]);
   });
 
   it("applies '*' scripts to any method", async () => {

@@ -21,9 +21,15 @@ describe('form and JSON bodies', () => {
 
   it('decodes nested and list keys the way PHP does', () => {
     // Act
-    const decoded = decodePhpForm('PROPERTIES%5BNAME%5D=Bot&data[PARAMS][DIALOG_ID]=27&list[]=a&list[]=b&__proto__[x]=1');
+    const decoded = decodePhpForm(
+      'PROPERTIES%5BNAME%5D=Bot&data[PARAMS][DIALOG_ID]=27&list[]=a&list[]=b&__proto__[x]=1',
+    );
 
     // Assess
-    expect(decoded).toEqual({ PROPERTIES: { NAME: 'Bot' }, data: { PARAMS: { DIALOG_ID: '27' } }, list: { 0: 'a', 1: 'b' } });
+    expect(decoded).toEqual({
+      PROPERTIES: { NAME: 'Bot' },
+      data: { PARAMS: { DIALOG_ID: '27' } },
+      list: { 0: 'a', 1: 'b' },
+    });
   });
 });

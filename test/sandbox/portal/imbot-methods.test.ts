@@ -10,7 +10,11 @@ describe('imbot.chat.sendTyping', () => {
 
     // Act
     const missing = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, BOT_ID: 7 });
-    const bogus = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, BOT_ID: 7, DIALOG_ID: 'room 5' });
+    const bogus = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: tokens.accessToken,
+      BOT_ID: 7,
+      DIALOG_ID: 'room 5',
+    });
 
     // Assess
     for (const reply of [missing, bogus]) {
@@ -37,7 +41,11 @@ describe('imbot.chat.sendTyping', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const reply = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, BOT_ID: 404, DIALOG_ID: '27' });
+    const reply = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: tokens.accessToken,
+      BOT_ID: 404,
+      DIALOG_ID: '27',
+    });
 
     // Assess
     expect(reply.status).toBe(400);
@@ -49,13 +57,24 @@ describe('imbot.chat.sendTyping', () => {
     const { p, hook, tokens } = await seeded();
 
     // Act
-    const oauthOnWebhookBot = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, BOT_ID: 9, DIALOG_ID: '27' });
-    const wrongClientId = await postJson(`${hook}imbot.chat.sendTyping`, { BOT_ID: 9, DIALOG_ID: '27', CLIENT_ID: 'someone-else' });
+    const oauthOnWebhookBot = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: tokens.accessToken,
+      BOT_ID: 9,
+      DIALOG_ID: '27',
+    });
+    const wrongClientId = await postJson(`${hook}imbot.chat.sendTyping`, {
+      BOT_ID: 9,
+      DIALOG_ID: '27',
+      CLIENT_ID: 'someone-else',
+    });
 
     // Assess
     for (const reply of [oauthOnWebhookBot, wrongClientId]) {
       expect(reply.status).toBe(400);
-      expect(reply.body).toEqual({ error: 'APP_ID_ERROR', error_description: 'Bot was installed by another rest application' });
+      expect(reply.body).toEqual({
+        error: 'APP_ID_ERROR',
+        error_description: 'Bot was installed by another rest application',
+      });
     }
   });
 
@@ -65,8 +84,14 @@ describe('imbot.chat.sendTyping', () => {
     const otherTokens = p.issueTokens('app.two');
 
     // Act
-    const owner = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, DIALOG_ID: '27' });
-    const botless = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: otherTokens.accessToken, DIALOG_ID: '27' });
+    const owner = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: tokens.accessToken,
+      DIALOG_ID: '27',
+    });
+    const botless = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: otherTokens.accessToken,
+      DIALOG_ID: '27',
+    });
 
     // Assess
     expect(owner.status).toBe(200);
@@ -87,7 +112,11 @@ describe('imbot.register', () => {
       `${hook}imbot.register`,
       'CODE=typing&TYPE=H&EVENT_HANDLER=https%3A%2F%2Fbot.example.test%2Fevents&CLIENT_ID=cid42&PROPERTIES%5BNAME%5D=Typist',
     );
-    const typing = await postJson(`${hook}imbot.chat.sendTyping`, { BOT_ID: reply.body.result, DIALOG_ID: '27', CLIENT_ID: 'cid42' });
+    const typing = await postJson(`${hook}imbot.chat.sendTyping`, {
+      BOT_ID: reply.body.result,
+      DIALOG_ID: '27',
+      CLIENT_ID: 'cid42',
+    });
 
     // Assess
     expect(reply.status).toBe(200);
@@ -108,11 +137,19 @@ describe('imbot.register', () => {
     const tokens = p.issueTokens('app.two');
 
     // Act
-    const reply = await postJson(`${p.clientEndpoint}imbot.register`, { auth: tokens.accessToken, CODE: 'b2', ...handlers, PROPERTIES: { NAME: 'B2' } });
+    const reply = await postJson(`${p.clientEndpoint}imbot.register`, {
+      auth: tokens.accessToken,
+      CODE: 'b2',
+      ...handlers,
+      PROPERTIES: { NAME: 'B2' },
+    });
 
     // Assess
     expect(reply.status).toBe(200);
-    expect(p.bots.get(reply.body.result as number)).toMatchObject({ appClientId: 'app.two', handlers: { EVENT_BOT_DELETE: handlers.EVENT_HANDLER } });
+    expect(p.bots.get(reply.body.result as number)).toMatchObject({
+      appClientId: 'app.two',
+      handlers: { EVENT_BOT_DELETE: handlers.EVENT_HANDLER },
+    });
   });
 
   it('answers CODE_ERROR without a code, NAME_ERROR without a name and EVENT_MESSAGE_ADD_ERROR without a handler', async () => {

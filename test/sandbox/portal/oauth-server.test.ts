@@ -22,10 +22,14 @@ describe('OAuth refresh', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const refreshed = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }));
+    const refreshed = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }),
+    );
     const oldAccess = await postJson(`${p.clientEndpoint}profile`, { auth: tokens.accessToken });
     const newAccess = await postJson(`${p.clientEndpoint}profile`, { auth: refreshed.body.access_token });
-    const reused = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }));
+    const reused = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }),
+    );
 
     // Assess
     expect(refreshed.status).toBe(200);
@@ -46,7 +50,10 @@ describe('OAuth refresh', () => {
     expect(newAccess.status).toBe(200);
     expect(reused.status).toBe(400);
     expect(reused.body).toEqual({ error: 'invalid_grant' });
-    expect(p.refreshCalls.map((c) => [c.clientId, c.ok, c.error])).toEqual([['app.one', true, undefined], ['app.one', false, 'invalid_grant']]);
+    expect(p.refreshCalls.map((c) => [c.clientId, c.ok, c.error])).toEqual([
+      ['app.one', true, undefined],
+      ['app.one', false, 'invalid_grant'],
+    ]);
     expect(p.calls.every((c) => c.method === 'profile')).toBe(true);
   });
 
@@ -56,7 +63,15 @@ describe('OAuth refresh', () => {
     p.expireAccessTokens();
 
     // Act
-    const refreshed = await postForm(p.oauthUrl, new URLSearchParams({ grant_type: 'refresh_token', client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }).toString());
+    const refreshed = await postForm(
+      p.oauthUrl,
+      new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: 'app.one',
+        client_secret: 's3cret',
+        refresh_token: tokens.refreshToken,
+      }).toString(),
+    );
     const call = await postJson(`${p.clientEndpoint}profile`, { auth: refreshed.body.access_token });
 
     // Assess
@@ -69,8 +84,12 @@ describe('OAuth refresh', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const unknown = await getJson(refreshUrl(p, { client_id: 'nobody', client_secret: 'x', refresh_token: tokens.refreshToken }));
-    const badSecret = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 'wrong', refresh_token: tokens.refreshToken }));
+    const unknown = await getJson(
+      refreshUrl(p, { client_id: 'nobody', client_secret: 'x', refresh_token: tokens.refreshToken }),
+    );
+    const badSecret = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 'wrong', refresh_token: tokens.refreshToken }),
+    );
 
     // Assess
     for (const reply of [unknown, badSecret]) {
@@ -85,8 +104,12 @@ describe('OAuth refresh', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const unknown = await getJson(refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: 'nope' }));
-    const foreign = await getJson(refreshUrl(p, { client_id: 'app.two', client_secret: 'other', refresh_token: tokens.refreshToken }));
+    const unknown = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: 'nope' }),
+    );
+    const foreign = await getJson(
+      refreshUrl(p, { client_id: 'app.two', client_secret: 'other', refresh_token: tokens.refreshToken }),
+    );
 
     // Assess
     expect([unknown.body.error, foreign.body.error]).toEqual(['invalid_grant', 'invalid_grant']);

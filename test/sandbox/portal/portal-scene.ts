@@ -26,7 +26,11 @@ export async function postJson(url: string, params: Record<string, unknown>): Pr
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(params),
   });
-  return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 export async function postForm(url: string, form: string): Promise<Reply> {
@@ -35,12 +39,20 @@ export async function postForm(url: string, form: string): Promise<Reply> {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: form,
   });
-  return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 export async function getJson(url: string): Promise<Reply> {
   const res = await fetch(url);
-  return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> };
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: (await res.json()) as Record<string, unknown>,
+  };
 }
 
 /** A portal with one OAuth app owning bot 7, one webhook bot 9 and an inbound webhook. */

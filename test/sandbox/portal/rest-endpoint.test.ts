@@ -10,7 +10,11 @@ describe('routes and envelopes', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const reply = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, { auth: tokens.accessToken, BOT_ID: 7, DIALOG_ID: '27' });
+    const reply = await postJson(`${p.clientEndpoint}imbot.chat.sendTyping`, {
+      auth: tokens.accessToken,
+      BOT_ID: 7,
+      DIALOG_ID: '27',
+    });
 
     // Assess
     expect(reply.status).toBe(200);
@@ -31,7 +35,9 @@ describe('routes and envelopes', () => {
     const { p, tokens } = await seeded();
 
     // Act
-    const reply = await getJson(`${p.clientEndpoint}IMBOT.Chat.SENDTYPING.json?auth=${tokens.accessToken}&DIALOG_ID=chat1157`);
+    const reply = await getJson(
+      `${p.clientEndpoint}IMBOT.Chat.SENDTYPING.json?auth=${tokens.accessToken}&DIALOG_ID=chat1157`,
+    );
 
     // Assess
     expect(reply.status).toBe(200);

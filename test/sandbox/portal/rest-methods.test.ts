@@ -14,7 +14,9 @@ describe('app.info and profile', () => {
     const me = await postJson(`${hook}profile`, {});
 
     // Assess
-    expect(Object.keys(viaOauth.body.result as object)).toEqual(expect.arrayContaining(['ID', 'CODE', 'VERSION', 'STATUS', 'INSTALLED']));
+    expect(Object.keys(viaOauth.body.result as object)).toEqual(
+      expect.arrayContaining(['ID', 'CODE', 'VERSION', 'STATUS', 'INSTALLED']),
+    );
     expect(Object.keys(viaHook.body.result as object).sort()).toEqual(['LICENSE', 'SCOPE']);
     expect(me.body.result).toMatchObject({ ID: '1' });
   });

@@ -16,7 +16,22 @@ describe('api/openapi.yaml', () => {
   it('documents every status the error catalogue can produce on each route', () => {
     const text = readFileSync('api/openapi.yaml', 'utf8');
     const typing = text.slice(text.indexOf('  /typing:'), text.indexOf('  /bitrix/events:'));
-    const statuses = new Set(['SIGNATURE_INVALID', 'BODY_INVALID', 'DIALOG_ID_EMPTY', 'PORTAL_UNKNOWN', 'BOT_ID_ERROR', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'UPSTREAM_RATE_LIMITED', 'UPSTREAM_ERROR', 'CREDENTIALS_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'INTERNAL_ERROR'].map((code) => ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].status));
+    const statuses = new Set(
+      [
+        'SIGNATURE_INVALID',
+        'BODY_INVALID',
+        'DIALOG_ID_EMPTY',
+        'PORTAL_UNKNOWN',
+        'BOT_ID_ERROR',
+        'PAYLOAD_TOO_LARGE',
+        'UNSUPPORTED_MEDIA_TYPE',
+        'UPSTREAM_RATE_LIMITED',
+        'UPSTREAM_ERROR',
+        'CREDENTIALS_UNAVAILABLE',
+        'UPSTREAM_TIMEOUT',
+        'INTERNAL_ERROR',
+      ].map((code) => ERROR_CATALOGUE[code as keyof typeof ERROR_CATALOGUE].status),
+    );
     for (const status of statuses) expect(typing).toContain(`'${status}':`);
   });
 });

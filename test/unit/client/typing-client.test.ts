@@ -57,7 +57,12 @@ describe('signing', () => {
     expect(sent).toMatchObject({ method: 'POST', url: '/typing' });
     expect(sent.headers['content-type']).toBe('application/json');
     expect(JSON.parse(sent.body)).toEqual(request);
-    const verified = verifySignature({ headers: headersOf(0), body: Buffer.from(sent.body), keys: [key], toleranceSeconds: 300 });
+    const verified = verifySignature({
+      headers: headersOf(0),
+      body: Buffer.from(sent.body),
+      keys: [key],
+      toleranceSeconds: 300,
+    });
     expect(verified.id).toMatch(/^msg_/);
   });
 
@@ -71,7 +76,12 @@ describe('signing', () => {
     // Assess
     const sent = service.requests[0]!;
     expect(() =>
-      verifySignature({ headers: headersOf(0), body: Buffer.from(sent.body), keys: [generateSigningKey()], toleranceSeconds: 300 }),
+      verifySignature({
+        headers: headersOf(0),
+        body: Buffer.from(sent.body),
+        keys: [generateSigningKey()],
+        toleranceSeconds: 300,
+      }),
     ).toThrow(/does not match/);
   });
 
@@ -87,7 +97,10 @@ describe('signing', () => {
     const sent = service.requests[0]!;
     expect(JSON.parse(sent.body)).toEqual({ portal: 'example.bitrix24.com', dialogId: 27 });
     for (const only of [key, next]) {
-      expect(verifySignature({ headers: headersOf(0), body: Buffer.from(sent.body), keys: [only], toleranceSeconds: 300 }).id).toBeTruthy();
+      expect(
+        verifySignature({ headers: headersOf(0), body: Buffer.from(sent.body), keys: [only], toleranceSeconds: 300 })
+          .id,
+      ).toBeTruthy();
     }
   });
 
@@ -98,23 +111,28 @@ describe('signing', () => {
 });
 
 describe('retries', () => {
-  it.each([429, 502, 503, 504])('retries HTTP %i and succeeds, keeping the webhook-id and re-signing each attempt', async (status) => {
-    // Prepare
-    service.script({ status, body: { code: 'X', status } }, { status, body: { code: 'X', status } });
-    const client = createTypingClient({ url: service.url, key, ...fast });
+  it.each([429, 502, 503, 504])(
+    'retries HTTP %i and succeeds, keeping the webhook-id and re-signing each attempt',
+    async (status) => {
+      // Prepare
+      service.script({ status, body: { code: 'X', status } }, { status, body: { code: 'X', status } });
+      const client = createTypingClient({ url: service.url, key, ...fast });
 
-    // Act
-    const result = await client.sendTyping(request);
+      // Act
+      const result = await client.sendTyping(request);
 
-    // Assess
-    expect(result).toEqual({ ok: true });
-    expect(service.requests).toHaveLength(3);
-    const ids = service.requests.map((_, i) => headersOf(i)['webhook-id']);
-    expect(new Set(ids).size).toBe(1);
-    service.requests.forEach((sent, i) => {
-      expect(() => verifySignature({ headers: headersOf(i), body: Buffer.from(sent.body), keys: [key], toleranceSeconds: 300 })).not.toThrow();
-    });
-  });
+      // Assess
+      expect(result).toEqual({ ok: true });
+      expect(service.requests).toHaveLength(3);
+      const ids = service.requests.map((_, i) => headersOf(i)['webhook-id']);
+      expect(new Set(ids).size).toBe(1);
+      service.requests.forEach((sent, i) => {
+        expect(() =>
+          verifySignature({ headers: headersOf(i), body: Buffer.from(sent.body), keys: [key], toleranceSeconds: 300 }),
+        ).not.toThrow();
+      });
+    },
+  );
 
   it('waits the Retry-After seconds before retrying', async () => {
     // Prepare
@@ -196,7 +214,13 @@ describe('deadline', () => {
 
     // Assess
     expect(Date.now() - started).toBeLessThan(1_000);
-    expect(error).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', status: 429, retryAfterSeconds: 5, attempts: 1, retryable: true });
+    expect(error).toMatchObject({
+      code: 'UPSTREAM_RATE_LIMITED',
+      status: 429,
+      retryAfterSeconds: 5,
+      attempts: 1,
+      retryable: true,
+    });
     expect(service.requests).toHaveLength(1);
   });
 
@@ -259,7 +283,8 @@ describe('error codes', () => {
 
   it.each(endpointCodes)('maps a %s problem to a TypingError with its status, detail and request id', async (code) => {
     // Prepare
-    const retryAfter = ERROR_CATALOGUE[code].status === 429 || ERROR_CATALOGUE[code].status === 503 ? { 'retry-after': '7' } : undefined;
+    const retryAfter =
+      ERROR_CATALOGUE[code].status === 429 || ERROR_CATALOGUE[code].status === 503 ? { 'retry-after': '7' } : undefined;
     service.script({ ...problem(code, retryAfter), body: { ...problem(code).body, upstreamCode: 'SOME_PORTAL_CODE' } });
     const client = createTypingClient({ url: service.url, key, maxAttempts: 1 });
 
@@ -347,14 +372,26 @@ describe('typed client: permanent portal refusals', () => {
     let calls = 0;
     const fetchStub: typeof fetch = async () => {
       calls += 1;
-      return new Response(JSON.stringify({ title: 'Portal error', status: 502, detail: 'The portal refused the call (ACCESS_DENIED).', code: 'UPSTREAM_ERROR', requestId: 'r', upstreamCode: 'ACCESS_DENIED' }), {
-        status: 502,
-        headers: { 'content-type': 'application/problem+json' },
-      });
+      return new Response(
+        JSON.stringify({
+          title: 'Portal error',
+          status: 502,
+          detail: 'The portal refused the call (ACCESS_DENIED).',
+          code: 'UPSTREAM_ERROR',
+          requestId: 'r',
+          upstreamCode: 'ACCESS_DENIED',
+        }),
+        {
+          status: 502,
+          headers: { 'content-type': 'application/problem+json' },
+        },
+      );
     };
     const client = createTypingClient({ url: 'http://127.0.0.1:9', key: generateSigningKey(), fetch: fetchStub });
     // Act
-    const error = await client.sendTyping({ portal: 'example.bitrix24.com', dialogId: '27' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    const error = await client
+      .sendTyping({ portal: 'example.bitrix24.com', dialogId: '27' }, { deadlineMs: 5_000 })
+      .catch((e: unknown) => e);
     // Assess
     expect(error).toBeInstanceOf(TypingError);
     expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamCode: 'ACCESS_DENIED', retryable: false });

@@ -44,7 +44,13 @@ describe('loadConfig', () => {
 
   it('treats empty and blank variables as unset', () => {
     // Act
-    const config = loadConfig({ STAGE: ' ', SECRETS_PREFIX: '', SIGNATURE_TOLERANCE_SECONDS: '', CREDENTIALS_SOURCE: '  ', LOG_LEVEL: '' });
+    const config = loadConfig({
+      STAGE: ' ',
+      SECRETS_PREFIX: '',
+      SIGNATURE_TOLERANCE_SECONDS: '',
+      CREDENTIALS_SOURCE: '  ',
+      LOG_LEVEL: '',
+    });
 
     // Assess
     expect(config.stage).toBe('dev');
@@ -183,11 +189,14 @@ describe('loadConfig', () => {
     expect(config.installsEnabled).toBe(false);
   });
 
-  it.each(['http://localhost:4010', 'http://[::1]:4010', 'https://oauth.example.com'])('accepts OAUTH_SERVER=%s', (value) => {
-    // Act
-    const config = loadConfig({ OAUTH_SERVER: value });
+  it.each(['http://localhost:4010', 'http://[::1]:4010', 'https://oauth.example.com'])(
+    'accepts OAUTH_SERVER=%s',
+    (value) => {
+      // Act
+      const config = loadConfig({ OAUTH_SERVER: value });
 
-    // Assess
-    expect(config.oauthServer).toBe(new URL(value).origin);
-  });
+      // Assess
+      expect(config.oauthServer).toBe(new URL(value).origin);
+    },
+  );
 });

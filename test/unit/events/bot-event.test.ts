@@ -25,11 +25,12 @@ const portal: EventPortal = {
 const eventOf = (fields: EventFields): BotEvent => toBotEvent(parseFormBody(Buffer.from(encodeForm(fields))));
 const eventFrom = (text: string): BotEvent => toBotEvent(parseFormBody(Buffer.from(text)));
 
-
 describe('toBotEvent', () => {
   it('reads the name, handler id, ts, auth block and data of a message event', () => {
     // Act
-    const event = eventOf(messageEvent(portal, { botId: 567, accessToken: 'bot-token-567' }, { dialogId: '27', messageId: '84331' }));
+    const event = eventOf(
+      messageEvent(portal, { botId: 567, accessToken: 'bot-token-567' }, { dialogId: '27', messageId: '84331' }),
+    );
 
     // Assess
     expect(event.name).toBe('ONIMBOTMESSAGEADD');
@@ -106,12 +107,16 @@ describe('typingTargets', () => {
   });
 
   it("falls back to the bot's AUTH block for its token", () => {
-    const event = eventFrom('event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][41][AUTH][access_token]=from-auth');
+    const event = eventFrom(
+      'event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][41][AUTH][access_token]=from-auth',
+    );
     expect(typingTargets(event)).toMatchObject([{ botId: 41, accessToken: 'from-auth' }]);
   });
 
   it('takes the bot id from the key when the entry has no BOT_ID', () => {
-    const event = eventFrom('event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][567][BOT_CODE]=bot');
+    const event = eventFrom(
+      'event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][567][BOT_CODE]=bot',
+    );
     expect(typingTargets(event).map((t) => t.botId)).toEqual([567]);
   });
 
@@ -121,7 +126,9 @@ describe('typingTargets', () => {
   });
 
   it('skips a command entry without BOT_ID: its key is a command id, not a bot id', () => {
-    const event = eventFrom('event=ONIMCOMMANDADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[COMMAND][12][COMMAND]=echo');
+    const event = eventFrom(
+      'event=ONIMCOMMANDADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[COMMAND][12][COMMAND]=echo',
+    );
     expect(refusal(() => typingTargets(event)).code).toBe('EVENT_INVALID');
   });
 
@@ -139,12 +146,16 @@ describe('typingTargets', () => {
   });
 
   it('refuses a message without data[PARAMS][DIALOG_ID]', () => {
-    const error = refusal(() => typingTargets(eventOf(withField(messageEvent(portal, { botId: 39 }), 'data[PARAMS][DIALOG_ID]', undefined))));
+    const error = refusal(() =>
+      typingTargets(eventOf(withField(messageEvent(portal, { botId: 39 }), 'data[PARAMS][DIALOG_ID]', undefined))),
+    );
     expect(error.code).toBe('EVENT_INVALID');
   });
 
   it('refuses a join with an empty DIALOG_ID', () => {
-    const error = refusal(() => typingTargets(eventOf(withField(joinEvent(portal, { botId: 39 }), 'data[PARAMS][DIALOG_ID]', ''))));
+    const error = refusal(() =>
+      typingTargets(eventOf(withField(joinEvent(portal, { botId: 39 }), 'data[PARAMS][DIALOG_ID]', ''))),
+    );
     expect(error.code).toBe('EVENT_INVALID');
   });
 
@@ -154,7 +165,9 @@ describe('typingTargets', () => {
   });
 
   it('refuses a message whose bot ids are not positive integers', () => {
-    const event = eventFrom('event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][abc][BOT_ID]=0&data[BOT][-1][x]=1');
+    const event = eventFrom(
+      'event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[BOT][abc][BOT_ID]=0&data[BOT][-1][x]=1',
+    );
     expect(refusal(() => typingTargets(event)).code).toBe('EVENT_INVALID');
   });
 
@@ -187,7 +200,9 @@ describe('typingTargets', () => {
     });
 
     it('differ between two bots of one message', () => {
-      const event = eventFrom('event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[PARAMS][MESSAGE_ID]=9&data[BOT][39][BOT_ID]=39&data[BOT][41][BOT_ID]=41');
+      const event = eventFrom(
+        'event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&data[PARAMS][MESSAGE_ID]=9&data[BOT][39][BOT_ID]=39&data[BOT][41][BOT_ID]=41',
+      );
       const keys = typingTargets(event).map((t) => t.deliveryKey);
       expect(keys).toHaveLength(2);
       expect(new Set(keys).size).toBe(2);

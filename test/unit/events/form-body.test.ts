@@ -17,7 +17,9 @@ function refusal(text: string): ServiceError {
 describe('parseFormBody', () => {
   it('nests PHP-style keys into objects', () => {
     // Act
-    const form = parse('event=ONIMBOTMESSAGEADD&data[PARAMS][DIALOG_ID]=27&data[USER][NAME]=Svetlana&auth[domain]=a.bitrix24.com');
+    const form = parse(
+      'event=ONIMBOTMESSAGEADD&data[PARAMS][DIALOG_ID]=27&data[USER][NAME]=Svetlana&auth[domain]=a.bitrix24.com',
+    );
 
     // Assess
     expect(form).toEqual({
@@ -81,11 +83,19 @@ describe('parseFormBody', () => {
   });
 
   it('decodes UTF-8 percent sequences', () => {
-    expect(parse('data[USER][NAME]=%D0%A1%D0%B2%D0%B5%D1%82%D0%BB%D0%B0%D0%BD%D0%B0').data).toEqual({ USER: { NAME: 'Светлана' } });
+    expect(parse('data[USER][NAME]=%D0%A1%D0%B2%D0%B5%D1%82%D0%BB%D0%B0%D0%BD%D0%B0').data).toEqual({
+      USER: { NAME: 'Светлана' },
+    });
   });
 
   it('keeps invalid percent-encoding literally instead of failing', () => {
-    expect(parse('a=%&b=%ZZ&c=%E0%A4%A&d=100%25&%G1=x')).toEqual({ a: '%', b: '%ZZ', c: '%E0%A4%A', d: '100%', '%G1': 'x' });
+    expect(parse('a=%&b=%ZZ&c=%E0%A4%A&d=100%25&%G1=x')).toEqual({
+      a: '%',
+      b: '%ZZ',
+      c: '%E0%A4%A',
+      d: '100%',
+      '%G1': 'x',
+    });
   });
 
   it('accepts an empty body as an empty form', () => {

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { toBotEvent } from '../../../lib/events/bot-event.js';
 import { parseFormBody } from '../../../lib/events/form-body.js';
 import { sanitizeEvent } from '../../../lib/events/forwarding.js';
-import { encodeForm, installEvent, messageEvent, readFixture, type EventFields, type EventPortal } from '../../support/bot-events.js';
+import {
+  encodeForm,
+  installEvent,
+  messageEvent,
+  readFixture,
+  type EventFields,
+  type EventPortal,
+} from '../../support/bot-events.js';
 
 const portal: EventPortal = {
   domain: 'some-domain.bitrix24.com',
@@ -24,7 +31,11 @@ const SECRET_KEYS = /token|secret|password|^client_id$|^auth$/i;
 describe('sanitizeEvent', () => {
   it("removes every token, client_id and AUTH block of an OAuth bot's message, at every depth", () => {
     // Prepare
-    const fields = messageEvent(portal, { botId: 567, accessToken: 'bot-access-token-0123456789', clientId: 'app.client-id-0123456789' });
+    const fields = messageEvent(portal, {
+      botId: 567,
+      accessToken: 'bot-access-token-0123456789',
+      clientId: 'app.client-id-0123456789',
+    });
     const secrets = fields.filter(([key]) => /token|client_id/.test(key)).map(([, value]) => value);
 
     // Act
@@ -43,7 +54,11 @@ describe('sanitizeEvent', () => {
   });
 
   it('removes the token pair of an install event', () => {
-    const text = JSON.stringify(sanitized(installEvent(portal, { accessToken: 'install-access-0123456789', refreshToken: 'install-refresh-0123456789' })));
+    const text = JSON.stringify(
+      sanitized(
+        installEvent(portal, { accessToken: 'install-access-0123456789', refreshToken: 'install-refresh-0123456789' }),
+      ),
+    );
     expect(text).not.toContain('install-access-0123456789');
     expect(text).not.toContain('install-refresh-0123456789');
     expect(text).not.toContain(portal.applicationToken);
@@ -70,13 +85,18 @@ describe('sanitizeEvent', () => {
     const text = JSON.stringify(out);
 
     // Assess
-    for (const [key, value] of fields.slice(2)) if (key !== 'data[A][B][C][D][E][keep]') expect(text).not.toContain(value);
+    for (const [key, value] of fields.slice(2))
+      if (key !== 'data[A][B][C][D][E][keep]') expect(text).not.toContain(value);
     expect(out.data).toEqual({ A: { B: { C: { D: { E: { keep: 'kept-deep' } } } } }, X: {} });
   });
 
   it('keeps the fields internal services need', () => {
     // Prepare
-    const fields = messageEvent(portal, { botId: 567, accessToken: 'bot-access-token-0123456789' }, { dialogId: 'chat1157', messageId: '84331' });
+    const fields = messageEvent(
+      portal,
+      { botId: 567, accessToken: 'bot-access-token-0123456789' },
+      { dialogId: 'chat1157', messageId: '84331' },
+    );
 
     // Act
     const out = sanitized(fields);
@@ -88,7 +108,14 @@ describe('sanitizeEvent', () => {
       portal: { domain: portal.domain, memberId: portal.memberId },
       data: {
         BOT: { '567': { BOT_ID: '567', BOT_CODE: 'bot567', scope: 'imbot', user_id: '567', domain: portal.domain } },
-        PARAMS: { DIALOG_ID: 'chat1157', MESSAGE_ID: '84331', MESSAGE: 'Hello', CHAT_TYPE: 'C', CHAT_TITLE: 'Support', FROM_USER_ID: '27' },
+        PARAMS: {
+          DIALOG_ID: 'chat1157',
+          MESSAGE_ID: '84331',
+          MESSAGE: 'Hello',
+          CHAT_TYPE: 'C',
+          CHAT_TITLE: 'Support',
+          FROM_USER_ID: '27',
+        },
         USER: { ID: '27', NAME: 'Svetlana Ivanova' },
       },
     });

@@ -37,7 +37,10 @@ const noMemberPortal: PortalCredentials = { ...webhookPortal, domain: 'nomember.
 function credentialsWith(...portals: PortalCredentials[]): { credentials: Credentials; store: MemoryStore } {
   const store = new MemoryStore();
   for (const portal of portals) store.values.set(`${PREFIX}/portals/${portal.domain}`, JSON.stringify(portal));
-  const credentials = new Credentials(store, PREFIX, createLogger({ sink: () => undefined }), { ttlMs: 60_000, staleMs: 60_000 });
+  const credentials = new Credentials(store, PREFIX, createLogger({ sink: () => undefined }), {
+    ttlMs: 60_000,
+    staleMs: 60_000,
+  });
   return { credentials, store };
 }
 
@@ -87,27 +90,40 @@ describe('verifyEventOrigin', () => {
 
   it("verifies an OAuth application's event whose application_token is the stored one", async () => {
     const { credentials } = credentialsWith(oauthPortal);
-    const portal = await verifyEventOrigin(credentials, eventFrom({ domain: oauthPortal.domain, applicationToken: APPLICATION_TOKEN }));
+    const portal = await verifyEventOrigin(
+      credentials,
+      eventFrom({ domain: oauthPortal.domain, applicationToken: APPLICATION_TOKEN }),
+    );
     expect(portal.domain).toBe(oauthPortal.domain);
   });
 
   it('accepts either token when the secret holds both an application token and a CLIENT_ID', async () => {
     const both: PortalCredentials = { ...webhookPortal, applicationToken: APPLICATION_TOKEN };
     const { credentials } = credentialsWith(both);
-    await expect(verifyEventOrigin(credentials, eventFrom({ applicationToken: APPLICATION_TOKEN }))).resolves.toBeDefined();
-    await expect(verifyEventOrigin(credentials, eventFrom({ applicationToken: WEBHOOK_CLIENT_ID }))).resolves.toBeDefined();
+    await expect(
+      verifyEventOrigin(credentials, eventFrom({ applicationToken: APPLICATION_TOKEN })),
+    ).resolves.toBeDefined();
+    await expect(
+      verifyEventOrigin(credentials, eventFrom({ applicationToken: WEBHOOK_CLIENT_ID })),
+    ).resolves.toBeDefined();
   });
 
   it('looks the portal up by its normalised domain', async () => {
     const { credentials } = credentialsWith(webhookPortal);
-    const portal = await verifyEventOrigin(credentials, eventFrom({ domain: ' WebHook.Bitrix24.COM. ', applicationToken: WEBHOOK_CLIENT_ID }));
+    const portal = await verifyEventOrigin(
+      credentials,
+      eventFrom({ domain: ' WebHook.Bitrix24.COM. ', applicationToken: WEBHOOK_CLIENT_ID }),
+    );
     expect(portal.domain).toBe(webhookPortal.domain);
   });
 
   it('accepts any member_id when the secret holds none', async () => {
     const { credentials } = credentialsWith(noMemberPortal);
     await expect(
-      verifyEventOrigin(credentials, eventFrom({ domain: noMemberPortal.domain, memberId: undefined, applicationToken: WEBHOOK_CLIENT_ID })),
+      verifyEventOrigin(
+        credentials,
+        eventFrom({ domain: noMemberPortal.domain, memberId: undefined, applicationToken: WEBHOOK_CLIENT_ID }),
+      ),
     ).resolves.toBeDefined();
   });
 
@@ -117,13 +133,29 @@ describe('verifyEventOrigin', () => {
       ['a missing application_token', [webhookPortal], { applicationToken: undefined }],
       ['an empty application_token', [webhookPortal], { applicationToken: '' }],
       ['the token of another portal', [webhookPortal, oauthPortal], { applicationToken: APPLICATION_TOKEN }],
-      ['a token that is a prefix of the stored one', [webhookPortal], { applicationToken: WEBHOOK_CLIENT_ID.slice(0, 16) }],
-      ['a wrong member_id', [webhookPortal], { applicationToken: WEBHOOK_CLIENT_ID, memberId: 'bac1cd5c8940947a75e0d71b1a84e349' }],
-      ['a missing member_id when the secret holds one', [webhookPortal], { applicationToken: WEBHOOK_CLIENT_ID, memberId: undefined }],
+      [
+        'a token that is a prefix of the stored one',
+        [webhookPortal],
+        { applicationToken: WEBHOOK_CLIENT_ID.slice(0, 16) },
+      ],
+      [
+        'a wrong member_id',
+        [webhookPortal],
+        { applicationToken: WEBHOOK_CLIENT_ID, memberId: 'bac1cd5c8940947a75e0d71b1a84e349' },
+      ],
+      [
+        'a missing member_id when the secret holds one',
+        [webhookPortal],
+        { applicationToken: WEBHOOK_CLIENT_ID, memberId: undefined },
+      ],
       ['an unknown domain', [webhookPortal], { domain: 'unknown.bitrix24.com', applicationToken: WEBHOOK_CLIENT_ID }],
       ['a domain that is not a host name', [webhookPortal], { domain: '../app', applicationToken: WEBHOOK_CLIENT_ID }],
       // A webhook portal's secret holds no application token: presenting "nothing" must not match "nothing".
-      ['no token against a portal that stores none', [noMemberPortal], { domain: noMemberPortal.domain, applicationToken: undefined, memberId: undefined }],
+      [
+        'no token against a portal that stores none',
+        [noMemberPortal],
+        { domain: noMemberPortal.domain, applicationToken: undefined, memberId: undefined },
+      ],
     ];
 
     it.each(cases)('for %s', async (_name, portals, auth) => {
@@ -135,17 +167,32 @@ describe('verifyEventOrigin', () => {
   });
 
   it('refuses a portal whose secret holds no token at all', async () => {
-    const tokenless: PortalCredentials = { domain: 'tokenless.bitrix24.com', webhook: { url: 'https://tokenless.bitrix24.com/rest/1/abcdefgh12345678/' } };
+    const tokenless: PortalCredentials = {
+      domain: 'tokenless.bitrix24.com',
+      webhook: { url: 'https://tokenless.bitrix24.com/rest/1/abcdefgh12345678/' },
+    };
     const { credentials } = credentialsWith(tokenless);
-    const error = await refusal(verifyEventOrigin(credentials, eventFrom({ domain: tokenless.domain, applicationToken: 'anything-at-all', memberId: undefined })));
+    const error = await refusal(
+      verifyEventOrigin(
+        credentials,
+        eventFrom({ domain: tokenless.domain, applicationToken: 'anything-at-all', memberId: undefined }),
+      ),
+    );
     expect(error.code).toBe('EVENT_UNVERIFIED');
   });
 
   it('answers an unknown portal exactly as it answers a wrong token', async () => {
     const { credentials } = credentialsWith(webhookPortal);
-    const unknown = await refusal(verifyEventOrigin(credentials, eventFrom({ domain: 'unknown.bitrix24.com', applicationToken: WEBHOOK_CLIENT_ID })));
+    const unknown = await refusal(
+      verifyEventOrigin(
+        credentials,
+        eventFrom({ domain: 'unknown.bitrix24.com', applicationToken: WEBHOOK_CLIENT_ID }),
+      ),
+    );
     const wrong = await refusal(verifyEventOrigin(credentials, eventFrom({ applicationToken: 'wrong' })));
-    const badMember = await refusal(verifyEventOrigin(credentials, eventFrom({ applicationToken: WEBHOOK_CLIENT_ID, memberId: 'x' })));
+    const badMember = await refusal(
+      verifyEventOrigin(credentials, eventFrom({ applicationToken: WEBHOOK_CLIENT_ID, memberId: 'x' })),
+    );
     expect([unknown.code, unknown.message]).toEqual([wrong.code, wrong.message]);
     expect([badMember.code, badMember.message]).toEqual([wrong.code, wrong.message]);
   });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { headersOf, rawBody, requireMediaType } from '../../../lib/http/request.js';
 import { refusal } from '../../support/refusal.js';
 
-
 const LIMIT = 16 * 1024;
 
 describe('headersOf', () => {
@@ -115,17 +114,20 @@ describe('rawBody', () => {
     expect(bytes).toHaveLength(limit);
   });
 
-  it.each([0, 1, 2])('refuses a base64 body that decodes to one byte over the limit (limit of 16 KiB + %i)', (offset) => {
-    // Prepare
-    const limit = LIMIT + offset;
-    const body = Buffer.alloc(limit + 1, 0x61).toString('base64');
+  it.each([0, 1, 2])(
+    'refuses a base64 body that decodes to one byte over the limit (limit of 16 KiB + %i)',
+    (offset) => {
+      // Prepare
+      const limit = LIMIT + offset;
+      const body = Buffer.alloc(limit + 1, 0x61).toString('base64');
 
-    // Act
-    const error = refusal(() => rawBody({ body, isBase64Encoded: true }, limit));
+      // Act
+      const error = refusal(() => rawBody({ body, isBase64Encoded: true }, limit));
 
-    // Assess
-    expect(error.code).toBe('PAYLOAD_TOO_LARGE');
-  });
+      // Assess
+      expect(error.code).toBe('PAYLOAD_TOO_LARGE');
+    },
+  );
 
   it('refuses a huge base64 body as PAYLOAD_TOO_LARGE', () => {
     // Prepare
@@ -140,25 +142,31 @@ describe('rawBody', () => {
 });
 
 describe('requireMediaType', () => {
-  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON;charset=UTF-8', ' application/json '])(
-    'accepts Content-Type %j',
-    (contentType) => {
-      // Act / Assess
-      expect(() => requireMediaType({ 'content-type': contentType }, 'application/json')).not.toThrow();
-    },
-  );
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'Application/JSON;charset=UTF-8',
+    ' application/json ',
+  ])('accepts Content-Type %j', (contentType) => {
+    // Act / Assess
+    expect(() => requireMediaType({ 'content-type': contentType }, 'application/json')).not.toThrow();
+  });
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/jsonp', 'application/json-patch+json', 'multipart/form-data', ''])(
-    'refuses Content-Type %j with 415',
-    (contentType) => {
-      // Act
-      const error = refusal(() => requireMediaType({ 'content-type': contentType }, 'application/json'));
+  it.each([
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/jsonp',
+    'application/json-patch+json',
+    'multipart/form-data',
+    '',
+  ])('refuses Content-Type %j with 415', (contentType) => {
+    // Act
+    const error = refusal(() => requireMediaType({ 'content-type': contentType }, 'application/json'));
 
-      // Assess
-      expect(error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
-      expect(error.status).toBe(415);
-    },
-  );
+    // Assess
+    expect(error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(error.status).toBe(415);
+  });
 
   it('refuses a request without Content-Type with 415', () => {
     // Act

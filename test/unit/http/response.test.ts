@@ -47,7 +47,10 @@ describe('problem', () => {
 
   it('sends Retry-After when the error says how long to wait', () => {
     // Prepare
-    const error = new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal is rate-limiting.', { retryAfterSeconds: 2, upstreamStatus: 503 });
+    const error = new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal is rate-limiting.', {
+      retryAfterSeconds: 2,
+      upstreamStatus: 503,
+    });
 
     // Act
     const response = problem(error, 'req-1');
@@ -60,7 +63,10 @@ describe('problem', () => {
 
   it("includes the portal's own error code when there is one", () => {
     // Prepare
-    const error = new ServiceError('BOT_ID_ERROR', 'No such bot.', { upstreamCode: 'BOT_ID_ERROR', upstreamStatus: 400 });
+    const error = new ServiceError('BOT_ID_ERROR', 'No such bot.', {
+      upstreamCode: 'BOT_ID_ERROR',
+      upstreamStatus: 400,
+    });
 
     // Act
     const body = JSON.parse(problem(error, 'req-1').body as string);

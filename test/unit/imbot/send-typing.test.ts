@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { validateBotId, validateDialogId } from '../../../lib/imbot/send-typing.js';
 import { refusal } from '../../support/refusal.js';
 
-
 describe('validateDialogId', () => {
   it.each([
     ['27', '27'],
@@ -24,17 +23,34 @@ describe('validateDialogId', () => {
     expect(error.status).toBe(400);
   });
 
-  it.each([['chat'], ['0'], ['chat0'], ['-1'], ['27a'], [' 27'], ['27 '], ['sg5'], ['Chat12'], ['chat-1'], ['chat 12'], ['012'], ['1.5'], [0], [-1], [1.5], [true], [{}], [['27']]])(
-    'refuses %j as DIALOG_ID_INVALID: a dialog is a user id or chat<N>',
-    (input) => {
-      // Act
-      const error = refusal(() => validateDialogId(input));
+  it.each([
+    ['chat'],
+    ['0'],
+    ['chat0'],
+    ['-1'],
+    ['27a'],
+    [' 27'],
+    ['27 '],
+    ['sg5'],
+    ['Chat12'],
+    ['chat-1'],
+    ['chat 12'],
+    ['012'],
+    ['1.5'],
+    [0],
+    [-1],
+    [1.5],
+    [true],
+    [{}],
+    [['27']],
+  ])('refuses %j as DIALOG_ID_INVALID: a dialog is a user id or chat<N>', (input) => {
+    // Act
+    const error = refusal(() => validateDialogId(input));
 
-      // Assess
-      expect(error.code).toBe('DIALOG_ID_INVALID');
-      expect(error.status).toBe(400);
-    },
-  );
+    // Assess
+    expect(error.code).toBe('DIALOG_ID_INVALID');
+    expect(error.status).toBe(400);
+  });
 });
 
 describe('validateBotId', () => {
@@ -52,15 +68,29 @@ describe('validateBotId', () => {
     expect(validateBotId(input)).toBeUndefined();
   });
 
-  it.each([[0], [-1], [1.5], ['abc'], [true], [''], ['0'], ['-1'], ['039'], [' 39'], ['1.5'], [Number.MAX_SAFE_INTEGER + 1], [Number.NaN], [Infinity], [{}], [[39]]])(
-    'refuses %j as BOT_ID_INVALID',
-    (input) => {
-      // Act
-      const error = refusal(() => validateBotId(input));
+  it.each([
+    [0],
+    [-1],
+    [1.5],
+    ['abc'],
+    [true],
+    [''],
+    ['0'],
+    ['-1'],
+    ['039'],
+    [' 39'],
+    ['1.5'],
+    [Number.MAX_SAFE_INTEGER + 1],
+    [Number.NaN],
+    [Infinity],
+    [{}],
+    [[39]],
+  ])('refuses %j as BOT_ID_INVALID', (input) => {
+    // Act
+    const error = refusal(() => validateBotId(input));
 
-      // Assess
-      expect(error.code).toBe('BOT_ID_INVALID');
-      expect(error.status).toBe(400);
-    },
-  );
+    // Assess
+    expect(error.code).toBe('BOT_ID_INVALID');
+    expect(error.status).toBe(400);
+  });
 });

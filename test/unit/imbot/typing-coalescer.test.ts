@@ -37,7 +37,12 @@ describe('TypingCoalescer', () => {
     const coalescer = new TypingCoalescer<number>({ windowMs: 10_000 });
     let calls = 0;
     const call = async () => ++calls;
-    for (const key of [TypingCoalescer.key('a.b', 39, '27'), TypingCoalescer.key('a.b', 40, '27'), TypingCoalescer.key('a.b', 39, 'chat27'), TypingCoalescer.key('c.d', 39, '27')]) {
+    for (const key of [
+      TypingCoalescer.key('a.b', 39, '27'),
+      TypingCoalescer.key('a.b', 40, '27'),
+      TypingCoalescer.key('a.b', 39, 'chat27'),
+      TypingCoalescer.key('c.d', 39, '27'),
+    ]) {
       await coalescer.run(key, call);
     }
     expect(calls).toBe(4);
@@ -46,7 +51,12 @@ describe('TypingCoalescer', () => {
   it('does not start a window after a failure: the next request calls the portal again', async () => {
     const coalescer = new TypingCoalescer<number>({ windowMs: 10_000 });
     let calls = 0;
-    await expect(coalescer.run('k', async () => { calls += 1; throw new Error('portal down'); })).rejects.toThrow('portal down');
+    await expect(
+      coalescer.run('k', async () => {
+        calls += 1;
+        throw new Error('portal down');
+      }),
+    ).rejects.toThrow('portal down');
     await coalescer.run('k', async () => ++calls);
     expect(calls).toBe(2);
   });

@@ -25,7 +25,13 @@ describe('createLogger', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain('\n');
     const [record] = records();
-    expect(record).toMatchObject({ level: 'info', message: 'typing sent', portal: 'example.bitrix24.com', dialogId: 'chat12', upstreamStatus: 200 });
+    expect(record).toMatchObject({
+      level: 'info',
+      message: 'typing sent',
+      portal: 'example.bitrix24.com',
+      dialogId: 'chat12',
+      upstreamStatus: 200,
+    });
     expect(new Date(record!.time as string).toISOString()).toBe(record!.time);
   });
 
@@ -98,7 +104,12 @@ describe('createLogger', () => {
     // Assess
     const [fromChild, fromGrandchild, fromParent] = records();
     expect(fromChild).toMatchObject({ service: 'bitrix24-typing', requestId: 'req-1' });
-    expect(fromGrandchild).toMatchObject({ service: 'bitrix24-typing', requestId: 'req-1', portal: 'example.bitrix24.com', outcome: 'ok' });
+    expect(fromGrandchild).toMatchObject({
+      service: 'bitrix24-typing',
+      requestId: 'req-1',
+      portal: 'example.bitrix24.com',
+      outcome: 'ok',
+    });
     expect(fromParent).not.toHaveProperty('requestId');
   });
 
@@ -155,7 +166,11 @@ describe('secret redaction', () => {
 
     // Assess
     expect(lines[0]).not.toContain(secret);
-    expect(records()[0]).toMatchObject({ message: 'using [redacted]', auth: '[redacted]', nested: { deeper: ['Bearer [redacted]'] } });
+    expect(records()[0]).toMatchObject({
+      message: 'using [redacted]',
+      auth: '[redacted]',
+      nested: { deeper: ['Bearer [redacted]'] },
+    });
   });
 
   it('replaces a registered secret inside an error message and its cause', () => {

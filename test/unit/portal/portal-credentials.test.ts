@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialsFormatError, isAcceptableEndpoint, normalizeDomain, parsePortalCredentials } from '../../../lib/portal/portal-credentials.js';
+import {
+  CredentialsFormatError,
+  isAcceptableEndpoint,
+  normalizeDomain,
+  parsePortalCredentials,
+} from '../../../lib/portal/portal-credentials.js';
 import { redactSecrets } from '../../../lib/logging/index.js';
 
 const NAME = 'bitrix24-typing/test/portals/example.bitrix24.com';
@@ -28,7 +33,12 @@ function oauth(overrides: Record<string, unknown> = {}) {
 }
 
 function oauthSecret(overrides: Record<string, unknown> = {}, oauthOverrides: Record<string, unknown> = {}) {
-  return { domain: 'example.bitrix24.com', applicationToken: 'app70k3n00000000000000000000000001', oauth: oauth(oauthOverrides), ...overrides };
+  return {
+    domain: 'example.bitrix24.com',
+    applicationToken: 'app70k3n00000000000000000000000001',
+    oauth: oauth(oauthOverrides),
+    ...overrides,
+  };
 }
 
 function formatError(value: unknown): CredentialsFormatError {
@@ -58,7 +68,10 @@ describe('parsePortalCredentials', () => {
 
   it('reads a minimal webhook-mode secret with only domain and url', () => {
     // Act
-    const portal = parsePortalCredentials(JSON.stringify({ domain: 'min.bitrix24.com', webhook: { url: 'https://min.bitrix24.com/rest/1/abcdefghij' } }), NAME);
+    const portal = parsePortalCredentials(
+      JSON.stringify({ domain: 'min.bitrix24.com', webhook: { url: 'https://min.bitrix24.com/rest/1/abcdefghij' } }),
+      NAME,
+    );
 
     // Assess
     expect(portal.domain).toBe('min.bitrix24.com');
@@ -70,13 +83,22 @@ describe('parsePortalCredentials', () => {
   it('reads an OAuth-mode portal secret and adds the missing trailing slash to endpoints', () => {
     // Act
     const portal = parsePortalCredentials(
-      JSON.stringify(oauthSecret({}, { clientEndpoint: 'https://example.bitrix24.com/rest', serverEndpoint: 'https://oauth.bitrix.info/rest' })),
+      JSON.stringify(
+        oauthSecret(
+          {},
+          { clientEndpoint: 'https://example.bitrix24.com/rest', serverEndpoint: 'https://oauth.bitrix.info/rest' },
+        ),
+      ),
       NAME,
     );
 
     // Assess
     expect(portal.webhook).toBeUndefined();
-    expect(portal.oauth).toEqual({ ...oauth(), clientEndpoint: 'https://example.bitrix24.com/rest/', serverEndpoint: 'https://oauth.bitrix.info/rest/' });
+    expect(portal.oauth).toEqual({
+      ...oauth(),
+      clientEndpoint: 'https://example.bitrix24.com/rest/',
+      serverEndpoint: 'https://oauth.bitrix.info/rest/',
+    });
     expect(portal.applicationToken).toBe('app70k3n00000000000000000000000001');
   });
 
@@ -94,7 +116,10 @@ describe('parsePortalCredentials', () => {
 
     // Act
     parsePortalCredentials(JSON.stringify(secret), NAME);
-    const portal = parsePortalCredentials(JSON.stringify(oauthSecret({ applicationToken: 'apptok-redact-me-000002' })), NAME);
+    const portal = parsePortalCredentials(
+      JSON.stringify(oauthSecret({ applicationToken: 'apptok-redact-me-000002' })),
+      NAME,
+    );
 
     // Assess
     const line = redactSecrets(
@@ -124,7 +149,12 @@ describe('parsePortalCredentials', () => {
   it('accepts plain http endpoints on loopback, where the tests run their portal', () => {
     // Act
     const portal = parsePortalCredentials(
-      JSON.stringify(oauthSecret({}, { clientEndpoint: 'http://127.0.0.1:4010/rest/', serverEndpoint: 'http://localhost:4011/rest/' })),
+      JSON.stringify(
+        oauthSecret(
+          {},
+          { clientEndpoint: 'http://127.0.0.1:4010/rest/', serverEndpoint: 'http://localhost:4011/rest/' },
+        ),
+      ),
       NAME,
     );
 
@@ -214,26 +244,44 @@ describe('normalizeDomain', () => {
     expect(normalizeDomain(input)).toBe(expected);
   });
 
-  it.each([['../x'], ['a'], ['exa mple.com'], ['http://x'], ['x.com/rest'], ['-x.com'], ['x-.com'], ['x..com'], [''], [`${'a'.repeat(64)}.com`]])(
-    'refuses %j',
-    (input) => {
-      // Act / Assess
-      expect(normalizeDomain(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    ['../x'],
+    ['a'],
+    ['exa mple.com'],
+    ['http://x'],
+    ['x.com/rest'],
+    ['-x.com'],
+    ['x-.com'],
+    ['x..com'],
+    [''],
+    [`${'a'.repeat(64)}.com`],
+  ])('refuses %j', (input) => {
+    // Act / Assess
+    expect(normalizeDomain(input)).toBeUndefined();
+  });
 });
 
 describe('isAcceptableEndpoint', () => {
-  it.each([['https://example.bitrix24.com/rest/'], ['http://127.0.0.1:3000/'], ['http://localhost/'], ['http://[::1]:8080/rest/']])('accepts %s', (url) => {
+  it.each([
+    ['https://example.bitrix24.com/rest/'],
+    ['http://127.0.0.1:3000/'],
+    ['http://localhost/'],
+    ['http://[::1]:8080/rest/'],
+  ])('accepts %s', (url) => {
     // Act / Assess
     expect(isAcceptableEndpoint(url)).toBe(true);
   });
 
-  it.each([['http://example.bitrix24.com/'], ['http://192.168.1.2/'], ['http://127.0.0.1.example.com/'], ['ftp://localhost/'], ['https://u:p@example.com/'], ['not a url'], ['']])(
-    'refuses %s',
-    (url) => {
-      // Act / Assess
-      expect(isAcceptableEndpoint(url)).toBe(false);
-    },
-  );
+  it.each([
+    ['http://example.bitrix24.com/'],
+    ['http://192.168.1.2/'],
+    ['http://127.0.0.1.example.com/'],
+    ['ftp://localhost/'],
+    ['https://u:p@example.com/'],
+    ['not a url'],
+    [''],
+  ])('refuses %s', (url) => {
+    // Act / Assess
+    expect(isAcceptableEndpoint(url)).toBe(false);
+  });
 });

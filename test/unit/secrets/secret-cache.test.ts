@@ -278,7 +278,13 @@ describe('SecretCache while the store keeps failing', () => {
       readClaim: async () => undefined,
       list: async () => [],
     };
-    const cache = new SecretCache(store, { ttlMs: 1_000, staleMs: 60_000, failureBackoffMs: 5_000, logger: createLogger({ sink: () => undefined }), now: () => now });
+    const cache = new SecretCache(store, {
+      ttlMs: 1_000,
+      staleMs: 60_000,
+      failureBackoffMs: 5_000,
+      logger: createLogger({ sink: () => undefined }),
+      now: () => now,
+    });
     await cache.get('s');
     failing = true;
     now = 2_000;

@@ -1,6 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HEADERS, generateSigningKey, signRequest, verifySignature, type SignedHeaders } from '../../../lib/signing/standard-webhooks.js';
+import {
+  HEADERS,
+  generateSigningKey,
+  signRequest,
+  verifySignature,
+  type SignedHeaders,
+} from '../../../lib/signing/standard-webhooks.js';
 import { refusal } from '../../support/refusal.js';
 
 const NOW = 1_700_000_000;
@@ -26,7 +32,6 @@ function verify(
     nowSeconds: options.nowSeconds ?? NOW,
   });
 }
-
 
 const KEY = generateSigningKey();
 
@@ -76,7 +81,11 @@ describe('signRequest / verifySignature', () => {
   it('accepts a signature computed independently from the spec', () => {
     // Prepare
     const id = 'msg_independent';
-    const headers = { 'webhook-id': id, 'webhook-timestamp': String(NOW), 'webhook-signature': independentSignature(KEY, id, String(NOW), BODY) };
+    const headers = {
+      'webhook-id': id,
+      'webhook-timestamp': String(NOW),
+      'webhook-signature': independentSignature(KEY, id, String(NOW), BODY),
+    };
 
     // Act
     const verified = verify(headers);
@@ -177,7 +186,10 @@ describe('signRequest / verifySignature', () => {
 
   it.each([HEADERS.id, HEADERS.timestamp, HEADERS.signature])('rejects a request whose %s header is empty', (name) => {
     // Prepare
-    const headers: Record<string, string | undefined> = { ...signRequest({ body: BODY, key: KEY, timestamp: NOW }), [name]: '' };
+    const headers: Record<string, string | undefined> = {
+      ...signRequest({ body: BODY, key: KEY, timestamp: NOW }),
+      [name]: '',
+    };
 
     // Act
     const error = refusal(() => verify(headers));
@@ -316,16 +328,23 @@ describe('signRequest / verifySignature', () => {
     },
   );
 
-  it.each([['msg.1'], ['msg 1'], ['msg\t1'], ['m'.repeat(257)]])('rejects a malformed webhook-id %j even when correctly signed', (id) => {
-    // Prepare
-    const headers = { 'webhook-id': id, 'webhook-timestamp': String(NOW), 'webhook-signature': independentSignature(KEY, id, String(NOW), BODY) };
+  it.each([['msg.1'], ['msg 1'], ['msg\t1'], ['m'.repeat(257)]])(
+    'rejects a malformed webhook-id %j even when correctly signed',
+    (id) => {
+      // Prepare
+      const headers = {
+        'webhook-id': id,
+        'webhook-timestamp': String(NOW),
+        'webhook-signature': independentSignature(KEY, id, String(NOW), BODY),
+      };
 
-    // Act
-    const error = refusal(() => verify(headers));
+      // Act
+      const error = refusal(() => verify(headers));
 
-    // Assess
-    expect(error.code).toBe('SIGNATURE_INVALID');
-  });
+      // Assess
+      expect(error.code).toBe('SIGNATURE_INVALID');
+    },
+  );
 
   it('rejects a signature header with no v1 entry', () => {
     // Prepare
@@ -358,7 +377,9 @@ describe('signRequest / verifySignature', () => {
     const headers = signRequest({ body: BODY, key: KEY, timestamp: NOW });
 
     // Act
-    const error = refusal(() => verify({ ...headers, 'webhook-signature': headers['webhook-signature'].replace('v1,', 'v2,') }));
+    const error = refusal(() =>
+      verify({ ...headers, 'webhook-signature': headers['webhook-signature'].replace('v1,', 'v2,') }),
+    );
 
     // Assess
     expect(error.code).toBe('SIGNATURE_INVALID');

@@ -6,7 +6,6 @@ function body(value: unknown): Buffer {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
 }
 
-
 describe('parseTypingRequest', () => {
   it('reads the documented request body', () => {
     // Act
@@ -74,17 +73,24 @@ describe('parseTypingRequest', () => {
     expect(error.code).toBe('BODY_INVALID');
   });
 
-  it.each([['../x'], ['a'], ['exa mple.bitrix24.com'], ['http://x'], ['https://example.bitrix24.com'], ['example.bitrix24.com/rest'], [''], ['..'], ['-a.bitrix24.com']])(
-    'refuses portal %j as PORTAL_INVALID',
-    (portal) => {
-      // Act
-      const error = refusal(() => parseTypingRequest(body({ portal, dialogId: '27' })));
+  it.each([
+    ['../x'],
+    ['a'],
+    ['exa mple.bitrix24.com'],
+    ['http://x'],
+    ['https://example.bitrix24.com'],
+    ['example.bitrix24.com/rest'],
+    [''],
+    ['..'],
+    ['-a.bitrix24.com'],
+  ])('refuses portal %j as PORTAL_INVALID', (portal) => {
+    // Act
+    const error = refusal(() => parseTypingRequest(body({ portal, dialogId: '27' })));
 
-      // Assess
-      expect(error.code).toBe('PORTAL_INVALID');
-      expect(error.status).toBe(400);
-    },
-  );
+    // Assess
+    expect(error.code).toBe('PORTAL_INVALID');
+    expect(error.status).toBe(400);
+  });
 
   it.each([[undefined], [null], ['']])('refuses dialogId %j as DIALOG_ID_EMPTY', (dialogId) => {
     // Act
@@ -94,13 +100,16 @@ describe('parseTypingRequest', () => {
     expect(error.code).toBe('DIALOG_ID_EMPTY');
   });
 
-  it.each([['chat'], ['0'], ['chat0'], ['-1'], ['27a'], [' 27'], ['sg5']])('refuses dialogId %j as DIALOG_ID_INVALID', (dialogId) => {
-    // Act
-    const error = refusal(() => parseTypingRequest(body({ portal: 'example.bitrix24.com', dialogId })));
+  it.each([['chat'], ['0'], ['chat0'], ['-1'], ['27a'], [' 27'], ['sg5']])(
+    'refuses dialogId %j as DIALOG_ID_INVALID',
+    (dialogId) => {
+      // Act
+      const error = refusal(() => parseTypingRequest(body({ portal: 'example.bitrix24.com', dialogId })));
 
-    // Assess
-    expect(error.code).toBe('DIALOG_ID_INVALID');
-  });
+      // Assess
+      expect(error.code).toBe('DIALOG_ID_INVALID');
+    },
+  );
 
   it.each([[0], [-1], [1.5], ['abc']])('refuses botId %j as BOT_ID_INVALID', (botId) => {
     // Act

@@ -30,7 +30,8 @@ export interface TypingTarget {
   deliveryKey: string;
 }
 
-export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT', 'ONIMJOINCHAT']);
+// The join event is ONIMBOTJOINCHAT; no ONIMJOINCHAT event exists (only old parameter descriptions name one).
+export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT']);
 export const INSTALL_EVENTS = new Set(['ONAPPINSTALL', 'ONAPPUPDATE']);
 // Five v1 bots per application is the platform's limit; more entries than that in one event are not genuine.
 const MAX_BOTS_PER_EVENT = 5;

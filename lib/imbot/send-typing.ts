@@ -6,18 +6,24 @@ import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import { TypingCoalescer } from './typing-coalescer.js';
 
-// imbot.chat.sendTyping takes a user id ("27") for a personal chat or "chat<N>" for a group chat.
-const DIALOG_ID = /^(?:chat)?[1-9]\d{0,17}$/;
+// The dialog ids the platform accepts (`Bitrix\Im\Common::isDialogId`): a user id ("27"), or a chat id with the
+// `chat`, `sg` (sonet group) or `crm` prefix, in any letter case. Digits are bounded so an id stays a number the
+// portal can store; "0" is empty to PHP, so the portal refuses it.
+const DIALOG_ID = /^(?:[0-9]{1,18}|(?:chat|sg|crm)[0-9]{1,18})$/i;
 
 export function validateDialogId(value: unknown): string {
   if (value === undefined || value === null || value === '') {
     throw new ServiceError('DIALOG_ID_EMPTY', 'dialogId is required: a user id ("27") or a group chat ("chat12").');
   }
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
-  if (typeof value !== 'string' || !DIALOG_ID.test(value)) {
-    throw new ServiceError('DIALOG_ID_INVALID', 'dialogId must be a user id ("27") or a group chat ("chat12").');
+  if (typeof value !== 'string' || !DIALOG_ID.test(value) || value === '0') {
+    throw new ServiceError(
+      'DIALOG_ID_INVALID',
+      'dialogId must be a user id ("27") or a chat ("chat12", "sg5", "crm34").',
+    );
   }
-  return value;
+  // One spelling per dialog, so coalescing sees "CHAT12" and "chat12" as the same chat.
+  return value.toLowerCase();
 }
 
 export function validateBotId(value: unknown): number | undefined {

@@ -232,7 +232,7 @@ function encodePart(text: string, how: Encoding, oddIndex: number): string {
   }
 }
 
-/** One `key[a][b]...=value` pair, with a PHP-style path of any depth (the limit is 6). */
+/** One `key[a][b]...=value` pair, with a PHP-style path of any depth (the limit is FORM_LIMITS.depth). */
 const pair = fc
   .record({
     root: fc.oneof({ weight: 4, arbitrary: words }, { weight: 1, arbitrary: unicode }),

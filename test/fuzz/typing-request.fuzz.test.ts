@@ -163,7 +163,7 @@ function validatorOutcome(body: Buffer): 'valid' | ServiceError {
     const request = parseTypingRequest(body);
     // Whatever the validator accepts is a request the rest of the service can trust.
     expect(normalizeDomain(request.portal)).toBe(request.portal);
-    expect(request.dialogId).toMatch(/^(?:chat)?[1-9]\d{0,17}$/);
+    expect(request.dialogId).toMatch(/^(?:[0-9]{1,18}|(?:chat|sg|crm)[0-9]{1,18})$/);
     if (request.botId !== undefined) expect(Number.isSafeInteger(request.botId) && request.botId > 0).toBe(true);
     expect(Object.keys(request).every((key) => ['portal', 'dialogId', 'botId'].includes(key))).toBe(true);
     return 'valid';

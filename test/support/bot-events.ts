@@ -147,14 +147,10 @@ export function commandEvent(
   ];
 }
 
-export function joinEvent(
-  portal: EventPortal,
-  bot: EventBot,
-  options: { dialogId?: string; name?: 'ONIMBOTJOINCHAT' | 'ONIMJOINCHAT' } = {},
-): EventFields {
+export function joinEvent(portal: EventPortal, bot: EventBot, options: { dialogId?: string } = {}): EventFields {
   const dialogId = options.dialogId ?? 'chat1157';
   return [
-    ...common(options.name ?? 'ONIMBOTJOINCHAT'),
+    ...common('ONIMBOTJOINCHAT'),
     ...botBlock(`data[BOT][${bot.botId}]`, portal, bot),
     ['data[PARAMS][DIALOG_ID]', dialogId],
     ['data[PARAMS][BOT_ID]', String(bot.botId)],

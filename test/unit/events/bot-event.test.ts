@@ -132,9 +132,17 @@ describe('typingTargets', () => {
     expect(refusal(() => typingTargets(event)).code).toBe('EVENT_INVALID');
   });
 
-  it.each(['ONIMBOTJOINCHAT', 'ONIMJOINCHAT'] as const)('shows typing for a join under its name %s', (name) => {
-    const targets = typingTargets(eventOf(joinEvent(portal, { botId: 39 }, { dialogId: 'chat7', name })));
+  it('shows typing for the bot that joined a chat (ONIMBOTJOINCHAT)', () => {
+    const targets = typingTargets(eventOf(joinEvent(portal, { botId: 39 }, { dialogId: 'chat7' })));
     expect(targets.map((t) => [t.botId, t.dialogId])).toEqual([[39, 'chat7']]);
+  });
+
+  it('asks for no typing on ONIMJOINCHAT, a name no Bitrix24 event carries', () => {
+    // Old behaviour: typed for it as if it were a join.
+    const fields = joinEvent(portal, { botId: 39 }, { dialogId: 'chat7' }).map(([key, value]): [string, string] =>
+      key === 'event' ? [key, 'ONIMJOINCHAT'] : [key, value],
+    );
+    expect(typingTargets(eventOf(fields))).toEqual([]);
   });
 
   it('asks for no typing on a bot deletion', () => {

@@ -108,6 +108,14 @@ describe('parseFormBody', () => {
       expect(() => parse(`${key}=1`)).not.toThrow();
     });
 
+    it('accepts the deepest documented key, a v2 message attachment nested 9 levels', () => {
+      // Old behaviour: refused as EVENT_INVALID (the limit was 6).
+      const form = parse('data[message][params][ATTACH][0][BLOCKS][0][GRID][0][NAME]=Status');
+      expect(form).toEqual({
+        data: { message: { params: { ATTACH: { 0: { BLOCKS: { 0: { GRID: { 0: { NAME: 'Status' } } } } } } } } },
+      });
+    });
+
     it('refuses nesting one level deeper than the limit with EVENT_INVALID', () => {
       const error = refusal(`a${'[x]'.repeat(FORM_LIMITS.depth + 1)}=1`);
       expect(error.code).toBe('EVENT_INVALID');

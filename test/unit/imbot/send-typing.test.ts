@@ -9,6 +9,12 @@ describe('validateDialogId', () => {
     ['chat12', 'chat12'],
     ['chat1', 'chat1'],
     [27, '27'],
+    // The platform's own rule: chat, sg and crm prefixes in any case (old: all four refused).
+    ['sg12', 'sg12'],
+    ['crm34', 'crm34'],
+    ['CHAT12', 'chat12'],
+    ['Sg5', 'sg5'],
+    ['chat0', 'chat0'],
   ] as const)('accepts %j as dialog %j', (input, expected) => {
     // Act / Assess
     expect(validateDialogId(input)).toBe(expected);
@@ -26,16 +32,16 @@ describe('validateDialogId', () => {
   it.each([
     ['chat'],
     ['0'],
-    ['chat0'],
+    ['sg'],
+    ['crm'],
+    ['lines12'],
+    ['chat1234567890123456789'],
     ['-1'],
     ['27a'],
     [' 27'],
     ['27 '],
-    ['sg5'],
-    ['Chat12'],
     ['chat-1'],
     ['chat 12'],
-    ['012'],
     ['1.5'],
     [0],
     [-1],
@@ -43,7 +49,7 @@ describe('validateDialogId', () => {
     [true],
     [{}],
     [['27']],
-  ])('refuses %j as DIALOG_ID_INVALID: a dialog is a user id or chat<N>', (input) => {
+  ])('refuses %j as DIALOG_ID_INVALID: a dialog is a user id or chat, sg or crm with a number', (input) => {
     // Act
     const error = refusal(() => validateDialogId(input));
 

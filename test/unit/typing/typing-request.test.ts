@@ -100,7 +100,7 @@ describe('parseTypingRequest', () => {
     expect(error.code).toBe('DIALOG_ID_EMPTY');
   });
 
-  it.each([['chat'], ['0'], ['chat0'], ['-1'], ['27a'], [' 27'], ['sg5']])(
+  it.each([['chat'], ['0'], ['sg'], ['-1'], ['27a'], [' 27'], ['lines5']])(
     'refuses dialogId %j as DIALOG_ID_INVALID',
     (dialogId) => {
       // Act

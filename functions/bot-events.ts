@@ -84,6 +84,7 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
             logger,
             deadline,
             coalescer: deps.coalescer,
+            typingWherePlatformDoesNot: config.typingWherePlatformDoesNot,
           })
         : Promise.resolve<EventTypingResult[]>([]),
       forward(event, deadline),

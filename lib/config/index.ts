@@ -23,6 +23,9 @@ export const DEFAULTS = {
   deliveryGuardMaxEntries: 50_000,
   oauthServer: 'https://oauth.bitrix.info',
   installsEnabled: false,
+  // The platform shows typing itself for most events; where it deliberately does not (open lines, supervisor
+  // bots, keyboard commands), the service follows it unless this is on.
+  typingWherePlatformDoesNot: false,
   logLevel: 'info',
 } as const;
 
@@ -48,6 +51,7 @@ export interface Config {
   deliveryGuardMaxEntries: number;
   oauthServer: string;
   installsEnabled: boolean;
+  typingWherePlatformDoesNot: boolean;
   installAllowedDomains: string[];
   eventBusName: string | undefined;
   logLevel: LogLevel;
@@ -141,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryGuardMaxEntries: DEFAULTS.deliveryGuardMaxEntries,
     oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer),
     installsEnabled: flag(env, 'INSTALLS_ENABLED', DEFAULTS.installsEnabled),
+    typingWherePlatformDoesNot: flag(env, 'TYPING_WHERE_PLATFORM_DOES_NOT', DEFAULTS.typingWherePlatformDoesNot),
     installAllowedDomains: (env.INSTALL_ALLOWED_DOMAINS ?? '')
       .split(',')
       .map((d) => d.trim().toLowerCase())

@@ -28,13 +28,19 @@ export interface TypingTarget {
   accessToken?: string;
   /** Identifies one delivery, so a duplicate makes no second portal call. */
   deliveryKey: string;
+  /**
+   * Set where the platform deliberately shows no typing for this delivery (it does for every other message,
+   * command and join): an open-line chat, or a command pressed on a keyboard button.
+   */
+  platformSilent?: 'OPEN_LINE' | 'KEYBOARD_COMMAND';
 }
 
 // The join event is ONIMBOTJOINCHAT; no ONIMJOINCHAT event exists (only old parameter descriptions name one).
 export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT']);
 export const INSTALL_EVENTS = new Set(['ONAPPINSTALL', 'ONAPPUPDATE']);
-// Five v1 bots per application is the platform's limit; more entries than that in one event are not genuine.
-const MAX_BOTS_PER_EVENT = 5;
+// Five v1 bots per application is only the cloud's default; on-premise portals have no limit. This cap bounds the
+// portal calls one event can cause (each is one unit of the portal's request budget) and is logged when reached.
+export const MAX_BOTS_PER_EVENT = 20;
 
 const record = (value: unknown): Record<string, unknown> | undefined =>
   value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -73,17 +79,17 @@ function positiveInt(value: unknown): number | undefined {
  * The bots (and dialog) a message, command or join event asks us to show typing for.
  * Messages and joins name their bots under `data[BOT][<BOT_ID>]`; commands under `data[COMMAND][<COMMAND_ID>]`.
  */
-export function typingTargets(event: BotEvent): TypingTarget[] {
+export function typingTargets(event: BotEvent, onCapped?: (named: number) => void): TypingTarget[] {
   if (!TYPING_EVENTS.has(event.name)) return [];
   const params = record(event.data.PARAMS);
   const dialogId = str(params?.DIALOG_ID);
   if (!dialogId) throw new ServiceError('EVENT_INVALID', `${event.name} without data[PARAMS][DIALOG_ID].`);
   const messageId = str(params?.MESSAGE_ID) ?? '';
   const isCommand = event.name === 'ONIMCOMMANDADD';
-  const entries = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {}).slice(
-    0,
-    MAX_BOTS_PER_EVENT,
-  );
+  const named = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {});
+  if (named.length > MAX_BOTS_PER_EVENT) onCapped?.(named.length);
+  const entries = named.slice(0, MAX_BOTS_PER_EVENT);
+  const openLine = str(params?.CHAT_ENTITY_TYPE)?.toUpperCase() === 'LINES';
   const targets: TypingTarget[] = [];
   for (const [key, value] of entries) {
     const entry = record(value);
@@ -94,11 +100,16 @@ export function typingTargets(event: BotEvent): TypingTarget[] {
       : event.name === 'ONIMBOTMESSAGEADD'
         ? 'message'
         : `join:${event.ts ?? ''}`;
+    // A command's context is in its own entry; the message parameters may repeat it.
+    const context = str(entry.COMMAND_CONTEXT) ?? str(params?.COMMAND_CONTEXT);
+    const keyboard = isCommand && context?.toUpperCase() === 'KEYBOARD';
+    const platformSilent = openLine ? 'OPEN_LINE' : keyboard ? 'KEYBOARD_COMMAND' : undefined;
     targets.push({
       botId,
       dialogId,
       accessToken: str(entry.access_token) ?? str(record(entry.AUTH)?.access_token),
       deliveryKey: `${event.auth.domain}|${kind}|${messageId}|${dialogId}|${botId}`,
+      ...(platformSilent ? { platformSilent } : {}),
     });
   }
   if (targets.length === 0) throw new ServiceError('EVENT_INVALID', `${event.name} names no bot.`);

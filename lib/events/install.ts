@@ -78,6 +78,7 @@ export async function acceptInstall(
     memberId: tokens.memberId,
     applicationToken: event.auth.applicationToken,
     ...(previous?.botId !== undefined ? { botId: previous.botId } : {}),
+    ...(previous?.bots !== undefined ? { bots: previous.bots } : {}),
     oauth: {
       clientId: app.clientId,
       clientSecret: app.clientSecret,

@@ -1,5 +1,5 @@
 import type { PortalClient } from '../portal/portal-client.js';
-import type { PortalCredentials } from '../portal/index.js';
+import { isSupervisorBot, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import { sendTyping, validateDialogId, type SendTypingOutcome } from '../imbot/send-typing.js';
@@ -7,12 +7,14 @@ import type { TypingCoalescer } from '../imbot/typing-coalescer.js';
 import type { Logger } from '../logging/index.js';
 import type { ReplayGuard } from '../signing/replay-guard.js';
 import type { BotEvent, TypingTarget } from './bot-event.js';
-import { typingTargets } from './bot-event.js';
+import { MAX_BOTS_PER_EVENT, typingTargets } from './bot-event.js';
 
 export interface EventTypingResult {
   botId: number;
   dialogId: string;
-  outcome: 'OK' | 'COALESCED' | 'DUPLICATE' | string;
+  /** `SKIPPED_<reason>`: the platform shows no typing there, and neither does the service by default. */
+  outcome:
+    'OK' | 'COALESCED' | 'DUPLICATE' | 'SKIPPED_OPEN_LINE' | 'SKIPPED_KEYBOARD_COMMAND' | 'SKIPPED_SUPERVISOR' | string;
   upstreamStatus?: number;
 }
 
@@ -22,6 +24,8 @@ interface EventDeps {
   logger: Logger;
   deadline: Deadline;
   coalescer?: TypingCoalescer<SendTypingOutcome>;
+  /** Type also where the platform deliberately does not (open lines, supervisor bots, keyboard commands). */
+  typingWherePlatformDoesNot?: boolean;
 }
 
 // A duplicate delivery is recognised for this long; Bitrix24 itself never redelivers.
@@ -37,8 +41,21 @@ export async function showTypingForEvent(
   portal: PortalCredentials,
   deps: EventDeps,
 ): Promise<EventTypingResult[]> {
-  const targets = typingTargets(event);
+  const targets = typingTargets(event, (named) =>
+    deps.logger.warn('event names more bots than are served', {
+      event: event.name,
+      portal: portal.domain,
+      named,
+      served: MAX_BOTS_PER_EVENT,
+    }),
+  );
   return Promise.all(targets.map((target) => typingFor(target, event, portal, deps)));
+}
+
+/** Why the platform shows no typing for this target, when it deliberately shows none. */
+function platformSilence(target: TypingTarget, portal: PortalCredentials): string | undefined {
+  if (target.platformSilent) return target.platformSilent;
+  return isSupervisorBot(portal, target.botId) ? 'SUPERVISOR' : undefined;
 }
 
 async function typingFor(
@@ -60,6 +77,8 @@ async function typingFor(
     });
     return { botId, dialogId: target.dialogId.slice(0, 64), outcome: 'DIALOG_ID_INVALID' };
   }
+  const silence = deps.typingWherePlatformDoesNot ? undefined : platformSilence(target, portal);
+  if (silence) return { botId, dialogId, outcome: `SKIPPED_${silence}` };
   if (!deps.deliveries.reserve(target.deliveryKey, Math.floor(Date.now() / 1000) + DELIVERY_MEMORY_SECONDS)) {
     return { botId, dialogId, outcome: 'DUPLICATE' };
   }

@@ -20,6 +20,19 @@ export interface OAuthCredentials {
   serverEndpoint: string;
 }
 
+/**
+ * What the service knows of one bot on the portal, under `bots["<BOT_ID>"]`. All optional: a bot without a record
+ * is a v1 bot of type `B`.
+ */
+export interface BotRecord {
+  /** The chat-bot API the bot was registered with; it decides the format of its events and the typing method. */
+  api?: 'v1' | 'v2';
+  /** A v2 bot's `botToken` from registration, needed for its webhook calls. A password. */
+  botToken?: string;
+  /** As registered: v1 `B`, `H`, `O`, `S`; v2 `bot`, `personal`, `openline`, `supervisor`. */
+  type?: string;
+}
+
 interface PortalCommon {
   domain: string;
   memberId?: string;
@@ -27,6 +40,25 @@ interface PortalCommon {
   applicationToken?: string;
   /** The bot to use when a caller names none. */
   botId?: number;
+  /** Per-bot records keyed by BOT_ID. */
+  bots?: Record<string, BotRecord>;
+}
+
+interface PortalCommon {
+  domain: string;
+  memberId?: string;
+  /** The `auth[application_token]` this portal's events carry (OAuth application bots). */
+  applicationToken?: string;
+  /** The bot to use when a caller names none. */
+  botId?: number;
+  /** Per-bot records keyed by BOT_ID. */
+  bots?: Record<string, BotRecord>;
+}
+
+/** A supervisor bot reads every message of its chats; the platform never shows typing for it. */
+export function isSupervisorBot(portal: { bots?: Record<string, BotRecord> }, botId: number): boolean {
+  const type = portal.bots?.[String(botId)]?.type;
+  return type === 'S' || type === 'supervisor';
 }
 
 export type PortalCredentials =
@@ -65,6 +97,39 @@ function text(value: unknown, path: string, optional = false): string | undefine
   return value;
 }
 
+function botRecords(value: unknown, secretName: string): Record<string, BotRecord> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new CredentialsFormatError(`secret ${secretName}: bots must be an object keyed by bot id`);
+  }
+  const bots: Record<string, BotRecord> = {};
+  for (const [id, raw] of Object.entries(value as Record<string, unknown>)) {
+    const path = `bots.${id.slice(0, 20)}`;
+    if (!/^[1-9]\d{0,15}$/.test(id) || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new CredentialsFormatError(`secret ${secretName}: ${path} must be an object under a positive bot id`);
+    }
+    // Fields this version does not know are left alone, so a newer writer's records stay readable.
+    const r = raw as Record<string, unknown>;
+    if (r.api !== undefined && r.api !== 'v1' && r.api !== 'v2') {
+      throw new CredentialsFormatError(`secret ${secretName}: ${path}.api must be "v1" or "v2"`);
+    }
+    const type = text(r.type, `${path}.type`, true);
+    if (type !== undefined && !/^[A-Za-z]{1,32}$/.test(type)) {
+      throw new CredentialsFormatError(
+        `secret ${secretName}: ${path}.type must be a bot type, e.g. "B" or "supervisor"`,
+      );
+    }
+    const record: BotRecord = {};
+    if (r.api !== undefined) record.api = r.api as 'v1' | 'v2';
+    const botToken = text(r.botToken, `${path}.botToken`, true);
+    if (botToken !== undefined) record.botToken = botToken;
+    if (type !== undefined) record.type = type;
+    registerSecret(botToken);
+    bots[id] = record;
+  }
+  return bots;
+}
+
 function endpoint(value: unknown, path: string): string {
   const url = text(value, path);
   if (!isAcceptableEndpoint(url)) throw new CredentialsFormatError(`${path} must be an https URL`);
@@ -94,6 +159,8 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
     applicationToken: text(r.applicationToken, 'applicationToken', true),
     botId: botId as number | undefined,
   };
+  const bots = botRecords(r.bots, secretName);
+  if (bots !== undefined) common.bots = bots;
   registerSecret(common.applicationToken);
 
   if (r.webhook !== undefined && r.oauth !== undefined) {

@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       deliveryGuardMaxEntries: 50_000,
       oauthServer: 'https://oauth.bitrix.info',
       installsEnabled: false,
+      typingWherePlatformDoesNot: false,
       installAllowedDomains: [],
       eventBusName: undefined,
       logLevel: 'info',
@@ -187,6 +188,14 @@ describe('loadConfig', () => {
 
     // Assess
     expect(config.installsEnabled).toBe(false);
+  });
+
+  it('follows the platform on where to type unless TYPING_WHERE_PLATFORM_DOES_NOT opts in', () => {
+    expect(loadConfig({}).typingWherePlatformDoesNot).toBe(false);
+    expect(loadConfig({ TYPING_WHERE_PLATFORM_DOES_NOT: 'true' }).typingWherePlatformDoesNot).toBe(true);
+    expect(configError({ TYPING_WHERE_PLATFORM_DOES_NOT: 'sometimes' }).message).toContain(
+      'TYPING_WHERE_PLATFORM_DOES_NOT',
+    );
   });
 
   it.each(['http://localhost:4010', 'http://[::1]:4010', 'https://oauth.example.com'])(

@@ -179,16 +179,32 @@ describe('typingTargets', () => {
     expect(refusal(() => typingTargets(event)).code).toBe('EVENT_INVALID');
   });
 
-  it('shows typing for at most 5 bots, the platform limit per application', () => {
-    // Prepare
+  it('shows typing for 8 bots: five per application is a cloud default, not a platform rule', () => {
+    // Prepare: old behaviour kept the first five and dropped the rest silently.
     const bots = Array.from({ length: 8 }, (_, i) => `data[BOT][${101 + i}][BOT_ID]=${101 + i}`).join('&');
     const event = eventFrom(`event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&${bots}`);
+    const capped: number[] = [];
 
     // Act
-    const targets = typingTargets(event);
+    const targets = typingTargets(event, (named) => capped.push(named));
 
     // Assess
-    expect(targets.map((t) => t.botId)).toEqual([101, 102, 103, 104, 105]);
+    expect(targets.map((t) => t.botId)).toEqual([101, 102, 103, 104, 105, 106, 107, 108]);
+    expect(capped).toEqual([]);
+  });
+
+  it('serves at most 20 bots of one event and reports how many it named', () => {
+    // Prepare
+    const bots = Array.from({ length: 23 }, (_, i) => `data[BOT][${101 + i}][BOT_ID]=${101 + i}`).join('&');
+    const event = eventFrom(`event=ONIMBOTMESSAGEADD&auth[domain]=a.bitrix24.com&data[PARAMS][DIALOG_ID]=27&${bots}`);
+    const capped: number[] = [];
+
+    // Act
+    const targets = typingTargets(event, (named) => capped.push(named));
+
+    // Assess
+    expect(targets).toHaveLength(20);
+    expect(capped).toEqual([23]);
   });
 
   describe('delivery keys', () => {

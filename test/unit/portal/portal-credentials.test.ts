@@ -215,6 +215,35 @@ describe('parsePortalCredentials', () => {
     expect(error.message).toContain(field);
   });
 
+  it('reads per-bot records keyed by BOT_ID, keeping fields it does not know out of the result', () => {
+    // Act
+    const portal = parsePortalCredentials(
+      JSON.stringify(
+        webhookSecret({
+          bots: { '567': { api: 'v2', botToken: 'b0tt0k3n0000000000000000000001', type: 'supervisor', later: 1 } },
+        }),
+      ),
+      NAME,
+    );
+
+    // Assess
+    expect(portal.bots).toEqual({
+      '567': { api: 'v2', botToken: 'b0tt0k3n0000000000000000000001', type: 'supervisor' },
+    });
+    expect(redactSecrets('token b0tt0k3n0000000000000000000001')).not.toContain('b0tt0k3n0000000000000000000001');
+  });
+
+  it.each([
+    [{ bots: [] }, 'bots must be an object'],
+    [{ bots: { abc: {} } }, 'bots.abc must be an object under a positive bot id'],
+    [{ bots: { '567': 'S' } }, 'bots.567 must be an object'],
+    [{ bots: { '567': { api: 'v3' } } }, 'bots.567.api must be "v1" or "v2"'],
+    [{ bots: { '567': { type: 'S; drop' } } }, 'bots.567.type must be a bot type'],
+    [{ bots: { '567': { botToken: '' } } }, 'bots.567.botToken must be a non-empty string'],
+  ])('refuses malformed bot records %j', (overrides, message) => {
+    expect(formatError(webhookSecret(overrides)).message).toContain(message);
+  });
+
   it('refuses a secret holding both webhook and oauth', () => {
     // Act
     const error = formatError({ ...webhookSecret(), oauth: oauth() });

@@ -102,7 +102,7 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
 export function createTypingClient(options: TypingClientOptions): TypingClient {
   const keys = typeof options.key === 'string' ? [options.key] : [...options.key];
   if (keys.length === 0 || keys.some((key) => !isSigningKey(key)))
-    throw new TypeError('key must be a whsec_<base64> signing key');
+    throw new TypeError('key must be a whsec_<base64> signing key of 24-64 bytes (Standard Webhooks)');
   const endpoint = endpointOf(options.url);
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;

@@ -109,7 +109,15 @@ export class Credentials {
   }
 
   async typingKeys(): Promise<string[]> {
-    const keys = await this.read(this.names.typingKeys, parseTypingKeys);
+    const keys = await this.read(this.names.typingKeys, (raw, name) =>
+      parseTypingKeys(raw, name, (index, bytes) =>
+        this.logger.error('typing key left out: Standard Webhooks keys are 24-64 bytes; rotate it out', {
+          secret: name,
+          index,
+          bytes,
+        }),
+      ),
+    );
     if (!keys) {
       this.logger.error('typing keys secret is missing', { secret: this.names.typingKeys });
       throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Signing keys are not configured.', { retryAfterSeconds: 60 });

@@ -1,8 +1,9 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ServiceError } from '../errors/index.js';
-import { keyBytes } from './signing-key.js';
+import { SigningKeyError } from './signing-key.js';
+import { usableKeyBytes } from './signing-key.js';
 
-export { generateSigningKey, isSigningKey } from './signing-key.js';
+export { generateSigningKey, isSigningKey, SigningKeyError } from './signing-key.js';
 
 /**
  * Request signing as in the Standard Webhooks spec (standardwebhooks.com): the signed content is
@@ -30,8 +31,9 @@ export function signRequest(input: {
   const id = input.id ?? `msg_${randomUUID()}`;
   const timestamp = String(input.timestamp ?? Math.floor(Date.now() / 1000));
   const keys = Array.isArray(input.key) ? input.key : [input.key];
+  if (keys.length === 0) throw new SigningKeyError('no signing key given');
   const signature = keys
-    .map((key) => `v1,${hmac(keyBytes(key), id, timestamp, input.body).toString('base64')}`)
+    .map((key) => `v1,${hmac(usableKeyBytes(key), id, timestamp, input.body).toString('base64')}`)
     .join(' ');
   return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
 }
@@ -49,9 +51,17 @@ function refuse(reason: string): never {
 const MAX_SIGNATURES = 8;
 const MAX_ID_LENGTH = 256;
 
+/** Header names are case-insensitive (RFC 9110), so a caller's `Webhook-Id` is the same header. */
+function headerValue(headers: Record<string, string | undefined>, name: string): string | undefined {
+  if (headers[name] !== undefined) return headers[name];
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
 /**
  * Verifies the three headers against every live key. Any key may match (rotation); the comparison is
  * constant-time over the decoded MACs; the timestamp must be within `toleranceSeconds` of now either way.
+ * An empty key list or a key outside 24–64 bytes is a configuration error and throws `SigningKeyError`.
  */
 export function verifySignature(input: {
   headers: Record<string, string | undefined>;
@@ -60,9 +70,11 @@ export function verifySignature(input: {
   toleranceSeconds: number;
   nowSeconds?: number;
 }): VerifiedRequest {
-  const id = input.headers[HEADERS.id];
-  const timestampText = input.headers[HEADERS.timestamp];
-  const signatures = input.headers[HEADERS.signature];
+  if (input.keys.length === 0) throw new SigningKeyError('no verification key given');
+  const keys = input.keys.map(usableKeyBytes);
+  const id = headerValue(input.headers, HEADERS.id);
+  const timestampText = headerValue(input.headers, HEADERS.timestamp);
+  const signatures = headerValue(input.headers, HEADERS.signature);
   if (!id || !timestampText || !signatures)
     refuse('Missing webhook-id, webhook-timestamp or webhook-signature header.');
   if (id.length > MAX_ID_LENGTH || /[\s.]/.test(id)) refuse('webhook-id is malformed.');
@@ -85,8 +97,8 @@ export function verifySignature(input: {
     });
   if (candidates.length === 0) refuse('No v1 signature present.');
   let matched = false;
-  for (const key of input.keys) {
-    const expected = hmac(keyBytes(key), id, timestampText, input.body);
+  for (const key of keys) {
+    const expected = hmac(key, id, timestampText, input.body);
     for (const candidate of candidates) {
       // timingSafeEqual needs equal lengths; a length mismatch reveals nothing secret.
       if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) matched = true;

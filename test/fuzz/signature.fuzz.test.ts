@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../lib/errors/index.js';
-import { HEADERS, generateSigningKey, signRequest, verifySignature } from '../../lib/signing/standard-webhooks.js';
+import {
+  HEADERS,
+  SigningKeyError,
+  generateSigningKey,
+  signRequest,
+  verifySignature,
+} from '../../lib/signing/standard-webhooks.js';
 import { recordScenario } from '../support/report.js';
 
 /**
@@ -34,12 +40,13 @@ afterAll(() => {
 });
 
 /** Runs `act` and returns how it ended, so a property can say exactly what it expects. */
-function outcome(act: () => unknown): 'accepted' | 'SIGNATURE_INVALID' | string {
+function outcome(act: () => unknown): 'accepted' | 'SIGNATURE_INVALID' | 'KEY_REFUSED' | string {
   try {
     act();
     return 'accepted';
   } catch (error) {
     if (error instanceof ServiceError) return error.code;
+    if (error instanceof SigningKeyError) return 'KEY_REFUSED';
     return `threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
   }
 }
@@ -87,7 +94,8 @@ const hostileHeaders = fc.record(
 const genuineId = fc.stringMatching(/^[A-Za-z0-9_\-:~!$&'()*+,;=@]{1,256}$/);
 const genuineKey = fc.oneof(
   fc.constant(null).map(() => generateSigningKey()),
-  fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`),
+  // Standard Webhooks keys are 24 to 64 bytes.
+  fc.uint8Array({ minLength: 24, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`),
 );
 const withinTolerance = fc.integer({ min: NOW - TOLERANCE, max: NOW + TOLERANCE });
 
@@ -101,14 +109,18 @@ const flipAscii = (text: string, index: number, mask: number): string =>
   flip(Buffer.from(text, 'latin1'), index % text.length, mask).toString('latin1');
 
 describe('verifySignature under fuzzing', () => {
-  it('refuses arbitrary headers, bodies and keys only ever with SIGNATURE_INVALID', () => {
+  it('refuses arbitrary headers and bodies with SIGNATURE_INVALID, and keys outside 24-64 bytes before any check', () => {
     fc.assert(
       fc.property(
         hostileHeaders,
         fc.uint8Array({ maxLength: 512 }),
         fc.array(keyText, { maxLength: 4 }),
         (headers, body, keys) => {
-          expect(['accepted', 'SIGNATURE_INVALID']).toContain(verify(headers, body, keys));
+          const sizes = keys.map((key) => Buffer.from(key.replace(/^whsec_/, ''), 'base64').length);
+          const unusable = keys.length === 0 || sizes.some((size) => size < 24 || size > 64);
+          const result = verify(headers, body, keys);
+          if (unusable) expect(result).toBe('KEY_REFUSED');
+          else expect(['accepted', 'SIGNATURE_INVALID']).toContain(result);
         },
       ),
       RUNS,

@@ -34,7 +34,7 @@ describe('parseTypingKeys', () => {
 
   it('reads every key live during a rotation, in order', () => {
     // Prepare
-    const live = [key(), key(24), key(16)];
+    const live = [key(), key(24), key(64)];
 
     // Act
     const keys = parseTypingKeys(JSON.stringify({ keys: live }), NAME);
@@ -43,12 +43,36 @@ describe('parseTypingKeys', () => {
     expect(keys).toEqual(live);
   });
 
-  it('accepts a key of exactly 16 bytes', () => {
+  it('accepts keys of exactly 24 and 64 bytes, the Standard Webhooks bounds', () => {
     // Prepare
-    const sixteen = key(16);
+    const bounds = [key(24), key(64)];
 
     // Act / Assess
-    expect(parseTypingKeys(JSON.stringify({ keys: [sixteen] }), NAME)).toEqual([sixteen]);
+    expect(parseTypingKeys(JSON.stringify({ keys: bounds }), NAME)).toEqual(bounds);
+  });
+
+  it('leaves a stored 16-23 or 65+ byte key out of the live set and reports it, keeping the others', () => {
+    // Prepare: old behaviour kept a 16-byte key live (the spec asks for 24-64 bytes).
+    const live = key(32);
+    const unusable: Array<[number, number]> = [];
+
+    // Act
+    const keys = parseTypingKeys(JSON.stringify({ keys: [key(16), live, key(23), key(65)] }), NAME, (index, bytes) =>
+      unusable.push([index, bytes]),
+    );
+
+    // Assess
+    expect(keys).toEqual([live]);
+    expect(unusable).toEqual([
+      [0, 16],
+      [2, 23],
+      [3, 65],
+    ]);
+  });
+
+  it('refuses a secret whose every key is outside 24-64 bytes, saying how to recover', () => {
+    const error = formatError(JSON.stringify({ keys: [key(16), key(20)] }));
+    expect(error.message).toContain('no key of 24–64 bytes; rotate in a new one');
   });
 
   it('registers each key, with and without its prefix, with the log redactor', () => {

@@ -60,6 +60,10 @@ export class PortalBots {
     return botId;
   }
 
+  byCode(code: string): PortalBot | undefined {
+    return [...this.byId.values()].find((bot) => bot.code === code);
+  }
+
   ownedBy(appId: string): PortalBot[] {
     return [...this.byId.values()].filter((bot) => bot.appId === appId);
   }
@@ -91,8 +95,23 @@ export function sendTyping(bots: PortalBots): MethodHandler {
   };
 }
 
+/** Webhook-registered bots: the server takes only http(s) handler URLs whose host has a dot [im_rest botRegister]. */
+function acceptableWebhookHandler(handler: string): boolean {
+  if (!URL.canParse(handler)) return false;
+  const url = new URL(handler);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.includes('.');
+}
+
+/** Edits and deletions reach only open-line capable bots: the server drops these handlers for B and H bots
+ * registered without OPENLINE=Y [docs: imbot.register]. */
+const OPEN_LINE_ONLY_EVENTS = new Set(['EVENT_MESSAGE_UPDATE', 'EVENT_MESSAGE_DELETE']);
+
 /** The event handler URLs of a registration; `EVENT_HANDLER` stands for all of them. */
-function eventHandlers(p: Record<string, unknown>, webhookClientId: string | undefined): Record<string, string> {
+function eventHandlers(
+  p: Record<string, unknown>,
+  webhookClientId: string | undefined,
+  openLine: boolean,
+): Record<string, string> {
   if (!isEmpty(p.EVENT_HANDLER)) for (const event of BOT_EVENTS) p[event] = p.EVENT_HANDLER;
   const handlers: Record<string, string> = {};
   for (const event of BOT_EVENTS) {
@@ -103,7 +122,10 @@ function eventHandlers(p: Record<string, unknown>, webhookClientId: string | und
       continue;
     }
     const handler = String(value);
-    if (!URL.canParse(handler)) throw new RestError(400, `${event}_ERROR`, 'Wrong handler URL');
+    if (!URL.canParse(handler) || (webhookClientId !== undefined && !acceptableWebhookHandler(handler))) {
+      throw new RestError(400, `${event}_ERROR`, 'Wrong handler URL');
+    }
+    if (!openLine && OPEN_LINE_ONLY_EVENTS.has(event)) continue;
     // Webhook bots get `?CLIENT_ID=<id>` appended to every handler URL [im_rest botRegister].
     handlers[event] =
       webhookClientId === undefined
@@ -118,8 +140,14 @@ export function register(bots: PortalBots): MethodHandler {
     const p = upperKeys(params);
     const appId = ownerKey(caller, p);
     const webhookClientId = caller.via === 'webhook' ? String(p.CLIENT_ID) : undefined;
-    const handlers = eventHandlers(p, webhookClientId);
+    const type = ['O', 'B', 'H', 'S'].includes(String(p.TYPE)) ? String(p.TYPE) : 'B';
+    // TYPE=O forces OPENLINE=Y; supervisors keep every handler [im Bot::register][docs].
+    const openLine = type === 'O' || type === 'S' || p.OPENLINE === 'Y';
+    const handlers = eventHandlers(p, webhookClientId, openLine);
     if (isEmpty(p.CODE)) throw new RestError(400, 'CODE_ERROR', "Bot code isn't specified");
+    // A code names one bot on the portal: registering it again returns that bot, no second one [im Bot::register].
+    const existing = bots.byCode(String(p.CODE));
+    if (existing) return existing.botId;
     if (bots.ownedBy(appId).length >= MAX_BOTS_PER_APP) {
       const description = `Has reached the maximum number of bots for application (max: ${MAX_BOTS_PER_APP})`;
       throw new RestError(400, 'MAX_COUNT_ERROR', description);
@@ -128,7 +156,6 @@ export function register(bots: PortalBots): MethodHandler {
     if (properties.NAME == null && properties.LAST_NAME == null) {
       throw new RestError(400, 'NAME_ERROR', "Bot name isn't specified");
     }
-    const type = ['O', 'B', 'H', 'S'].includes(String(p.TYPE)) ? String(p.TYPE) : 'B';
     return bots.register({
       code: String(p.CODE),
       type,

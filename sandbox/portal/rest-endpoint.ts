@@ -7,6 +7,7 @@ import type { Delivery } from './delivery.js';
 import type { ScriptedFaults } from './faults.js';
 import { requestParams } from './form-body.js';
 import type { LeakyBucket } from './leaky-bucket.js';
+import type { OperatingTime } from './operating-time.js';
 import type { RestMethods } from './rest-methods.js';
 import {
   envelope,
@@ -23,6 +24,7 @@ export interface RestEndpointDeps {
   auth: PortalAuth;
   methods: RestMethods;
   bucket: LeakyBucket;
+  operating: OperatingTime;
   faults: ScriptedFaults;
   delivery: Delivery;
   record: (call: PortalCall) => void;
@@ -46,8 +48,8 @@ function parseRestPath(path: string): RestRoute | undefined {
   return undefined;
 }
 
-/** Normal handling, in the server's order: rate limit, method exists (404 before auth), auth, method
- * [rest_server processExecution]. */
+/** Normal handling, in the server's order: rate limit, method exists (404 before auth), auth, the method's time
+ * budget, method [rest_server processExecution][docs]. */
 function processRest(
   deps: RestEndpointDeps,
   methodKey: string,
@@ -63,8 +65,10 @@ function processRest(
   let caller: Caller | undefined;
   try {
     caller = deps.auth.authenticate(webhook, params);
+    deps.operating.check(caller, methodKey, startedMs);
     const result = method.run(caller, params);
-    return { answer: { status: 200, body: envelope(result, startedMs) }, caller };
+    const operating = deps.operating.charge(caller, methodKey, startedMs);
+    return { answer: { status: 200, body: envelope(result, startedMs, operating) }, caller };
   } catch (error) {
     if (error instanceof RestError) return { answer: failure(error), ...(caller ? { caller } : {}) };
     throw error;

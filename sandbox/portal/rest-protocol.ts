@@ -1,5 +1,6 @@
 /** The REST call and answer shapes shared by the endpoints and the methods. Source tags are listed in index.ts. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OperatingFields } from './operating-time.js';
 import { isPlainObject, phpDateC } from './php-semantics.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -38,7 +39,7 @@ export function errorCodeOf(body: unknown): string | undefined {
 }
 
 /** A successful answer's body: the result and the server's `time` block [docs]. */
-export function envelope(result: unknown, startedMs: number): unknown {
+export function envelope(result: unknown, startedMs: number, operating?: OperatingFields): unknown {
   const finishedMs = Date.now();
   const start = startedMs / 1000;
   const finish = finishedMs / 1000;
@@ -51,8 +52,7 @@ export function envelope(result: unknown, startedMs: number): unknown {
       processing: finish - start,
       date_start: phpDateC(startedMs),
       date_finish: phpDateC(finishedMs),
-      operating_reset_at: Math.floor(start) + 600,
-      operating: 0,
+      ...(operating ?? { operating_reset_at: Math.floor(start) + 600, operating: 0 }),
     },
   };
 }

@@ -8,6 +8,7 @@ import { ScriptedFaults } from './faults.js';
 import { readBody } from './form-body.js';
 import { PortalBots } from './imbot-methods.js';
 import { LeakyBucket } from './leaky-bucket.js';
+import { OperatingTime } from './operating-time.js';
 import { oauthServer } from './oauth-server.js';
 import { restEndpoint } from './rest-endpoint.js';
 import { restMethods } from './rest-methods.js';
@@ -35,6 +36,7 @@ interface PortalParts {
   tokenTtlSeconds: number;
   auth: PortalAuth;
   bots: PortalBots;
+  operating: OperatingTime;
   faults: ScriptedFaults;
   delivery: Delivery;
   calls: PortalCall[];
@@ -84,7 +86,7 @@ function serve(listener: Listener, endpoints: Endpoints): void {
 }
 
 function portalHandle(parts: PortalParts): FakePortal {
-  const { listener, auth, bots, faults, delivery, calls, refreshCalls } = parts;
+  const { listener, auth, bots, operating, faults, delivery, calls, refreshCalls } = parts;
   let closed = false;
   return {
     url: listener.url,
@@ -110,6 +112,7 @@ function portalHandle(parts: PortalParts): FakePortal {
       return auth.issue(appClientId, userId, expiresInSeconds);
     },
     expireAccessTokens: () => auth.expireAccessTokens(),
+    setOperatingCost: (method, seconds) => operating.setCost(method, seconds),
     script: (method, responses) => faults.script(method, responses),
     setLatency: (ms) => delivery.setLatency(ms),
     resetCalls() {
@@ -131,6 +134,7 @@ export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal>
   const bucket = new LeakyBucket(opts.burst ?? 50, opts.drainPerSecond ?? 2);
   const auth = new PortalAuth();
   const bots = new PortalBots();
+  const operating = new OperatingTime(opts.operatingLimitSeconds);
   const faults = new ScriptedFaults();
   const delivery = new Delivery();
   const calls: PortalCall[] = [];
@@ -148,10 +152,10 @@ export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal>
   const clientEndpoint = `${listener.url}/rest/`;
   const oauthUrl = `${listener.url}${OAUTH_TOKEN_PATH}`;
   serve(listener, {
-    rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, faults, delivery, record }),
+    rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, operating, faults, delivery, record }),
     oauth: oauthServer({ auth, faults, delivery, refreshCalls, tokenTtlSeconds, clientEndpoint, memberId, oauthUrl }),
   });
   const domain = opts.domain ?? 'sandbox.bitrix24.test';
   const addresses = { listener, domain, memberId, clientEndpoint, oauthUrl };
-  return portalHandle({ ...addresses, tokenTtlSeconds, auth, bots, faults, delivery, calls, refreshCalls });
+  return portalHandle({ ...addresses, tokenTtlSeconds, auth, bots, operating, faults, delivery, calls, refreshCalls });
 }

@@ -9,6 +9,8 @@ export interface PortalOptions {
   burst?: number;
   drainPerSecond?: number;
   accessTokenTtlSeconds?: number;
+  /** A method's execution-time budget per application or webhook over ten minutes (default 480 s). */
+  operatingLimitSeconds?: number;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
   /** Called for every REST call received (for a simulator to print). */
@@ -74,6 +76,8 @@ export interface FakePortal {
   addApp(opts: { clientId: string; clientSecret: string; applicationToken?: string }): void;
   issueTokens(appClientId: string, opts?: { userId?: number; expiresInSeconds?: number }): IssuedTokens;
   expireAccessTokens(): void;
+  /** Every later call of `method` counts as taking `seconds` against its time budget (`OPERATION_TIME_LIMIT`). */
+  setOperatingCost(method: string, seconds: number): void;
   /** The next N calls of `method` (or '*' for any REST method; '/oauth/token/' for the OAuth endpoint)
    * get these instead of normal handling, in order. */
   script(method: string, responses: ScriptedResponse[]): void;

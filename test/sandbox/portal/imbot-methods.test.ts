@@ -167,4 +167,58 @@ describe('imbot.register', () => {
     expect(noName.body).toEqual({ error: 'NAME_ERROR', error_description: "Bot name isn't specified" });
     expect(noHandler.body.error).toBe('EVENT_MESSAGE_ADD_ERROR');
   });
+
+  it.each([
+    ['a host without a dot', 'https://localhost/events'],
+    ['another scheme', 'ftp://bot.example.test/events'],
+  ])('refuses a webhook bot whose handler URL has %s (EVENT_MESSAGE_ADD_ERROR)', async (_label, url) => {
+    // Prepare: old behaviour registered any parseable URL.
+    const { p, hook } = await seeded();
+
+    // Act
+    const reply = await postJson(`${hook}imbot.register`, {
+      CLIENT_ID: 'c',
+      CODE: 'x',
+      EVENT_HANDLER: url,
+      PROPERTIES: { NAME: 'x' },
+    });
+
+    // Assess
+    expect(reply.status).toBe(400);
+    expect(reply.body).toEqual({ error: 'EVENT_MESSAGE_ADD_ERROR', error_description: 'Wrong handler URL' });
+    expect(p.bots.size).toBe(2);
+  });
+
+  it('drops the message update and delete handlers of a B or H bot without open lines, keeps them with OPENLINE=Y', async () => {
+    // Prepare
+    const { p, hook } = await seeded();
+    const base = { CLIENT_ID: 'c', ...handlers, PROPERTIES: { NAME: 'x' } };
+
+    // Act
+    const plain = await postJson(`${hook}imbot.register`, { ...base, CODE: 'plain', TYPE: 'B' });
+    const lines = await postJson(`${hook}imbot.register`, { ...base, CODE: 'lines', TYPE: 'H', OPENLINE: 'Y' });
+
+    // Assess: old behaviour kept all five for every bot.
+    expect(Object.keys(p.bots.get(plain.body.result as number)?.handlers ?? {}).sort()).toEqual([
+      'EVENT_BOT_DELETE',
+      'EVENT_MESSAGE_ADD',
+      'EVENT_WELCOME_MESSAGE',
+    ]);
+    expect(Object.keys(p.bots.get(lines.body.result as number)?.handlers ?? {})).toContain('EVENT_MESSAGE_UPDATE');
+  });
+
+  it('returns the existing bot for a code registered again, making no second bot', async () => {
+    // Prepare: old behaviour made a new bot for every call.
+    const { p, hook } = await seeded();
+    const register = () =>
+      postJson(`${hook}imbot.register`, { CLIENT_ID: 'c', CODE: 'same', ...handlers, PROPERTIES: { NAME: 'x' } });
+
+    // Act
+    const first = await register();
+    const second = await register();
+
+    // Assess
+    expect(second.body.result).toBe(first.body.result);
+    expect(p.bots.size).toBe(3);
+  });
 });

@@ -7,6 +7,8 @@ export class Bitrix24Error extends Error {
   override readonly name = 'Bitrix24Error';
   /** How many HTTP attempts the REST client made before giving up (set by the client). */
   attempts = 1;
+  /** `time.operating_reset_at` of the answer (unix seconds), when it carried one. */
+  operatingResetAt?: number;
 
   constructor(
     readonly code: string,
@@ -19,9 +21,23 @@ export class Bitrix24Error extends Error {
     super(`${code}${description ? `: ${description}` : ''}`, options);
   }
 
-  /** The portal's leaky bucket (503) or another limiter (429) said "not now". */
+  /**
+   * The portal's leaky bucket (503) or another limiter (429) said "not now": worth a short retry. Neither block
+   * below is: `OVERLOAD_LIMIT` is lifted only by the portal's support, `OPERATION_TIME_LIMIT` minutes later.
+   */
   get isRateLimited(): boolean {
-    return this.code === 'QUERY_LIMIT_EXCEEDED' || this.code === 'OVERLOAD_LIMIT' || this.status === 429;
+    if (this.isBlocked || this.isOperationTimeLimit) return false;
+    return this.code === 'QUERY_LIMIT_EXCEEDED' || this.status === 429;
+  }
+
+  /** A manual block of the portal's REST API for this application, lifted only through the portal's support. */
+  get isBlocked(): boolean {
+    return this.code === 'OVERLOAD_LIMIT';
+  }
+
+  /** The method's execution-time budget (per application, 10 one-minute baskets) is spent until a basket resets. */
+  get isOperationTimeLimit(): boolean {
+    return this.code === 'OPERATION_TIME_LIMIT';
   }
 
   get isExpiredToken(): boolean {

@@ -21,6 +21,8 @@ export interface CallResult<T> {
   result: T;
   attempts: number;
   status: number;
+  /** `time.operating_reset_at` of the answer (unix seconds): when the method's oldest time basket resets. */
+  operatingResetAt?: number;
 }
 
 export interface RestClient {
@@ -45,6 +47,14 @@ function errorCode(error: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** `time.operating_reset_at` of an envelope, when it is a plausible unix time. */
+function operatingResetAt(envelope: Record<string, unknown>): number | undefined {
+  const time = envelope.time;
+  const value = time && typeof time === 'object' ? (time as Record<string, unknown>).operating_reset_at : undefined;
+  const seconds = typeof value === 'string' ? Number(value) : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
 function urlFor(target: RestTarget, method: string): string {
@@ -118,14 +128,18 @@ export function createRestClient(options: RestClientOptions): RestClient {
         { cause: error },
       );
     }
+    const resetAt = operatingResetAt(envelope);
     if (typeof envelope.error === 'string') {
       const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
-      throw new Bitrix24Error(
+      const untilReset = resetAt === undefined ? undefined : Math.max(1, Math.ceil(resetAt - Date.now() / 1000));
+      const error = new Bitrix24Error(
         envelope.error,
         response.status,
         description,
-        parseRetryAfter(response.headers.get('retry-after')),
+        parseRetryAfter(response.headers.get('retry-after')) ?? untilReset,
       );
+      error.operatingResetAt = resetAt;
+      throw error;
     }
     if (!response.ok || !('result' in envelope)) {
       throw new Bitrix24Error(
@@ -134,7 +148,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
         `portal answered ${response.status} without a result`,
       );
     }
-    return { result: envelope.result, status: response.status };
+    return { result: envelope.result, status: response.status, operatingResetAt: resetAt };
   }
 
   return {
@@ -145,8 +159,8 @@ export function createRestClient(options: RestClientOptions): RestClient {
         const timeoutMs = deadline.timeoutFor(options.timeoutMs);
         if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the call');
         try {
-          const { result, status } = await attempt(target, method, params, timeoutMs);
-          return { result: result as T, attempts, status };
+          const { result, status, operatingResetAt } = await attempt(target, method, params, timeoutMs);
+          return { result: result as T, attempts, status, operatingResetAt };
         } catch (error) {
           if (error instanceof Bitrix24Error) error.attempts = attempts;
           if (!(error instanceof Bitrix24Error) || attempts >= options.maxAttempts) throw error;

@@ -16,6 +16,7 @@ export const TYPING_ERROR_CODES = [
   'UNSUPPORTED_MEDIA_TYPE',
   'UPSTREAM_RATE_LIMITED',
   'UPSTREAM_ERROR',
+  'UPSTREAM_BLOCKED',
   'UPSTREAM_TIMEOUT',
   'CREDENTIALS_UNAVAILABLE',
   'INTERNAL_ERROR',
@@ -49,6 +50,8 @@ export const PERMANENT_UPSTREAM_CODES: ReadonlySet<string> = new Set([
   'NO_AUTH_FOUND',
   'ERROR_METHOD_NOT_FOUND',
   'PAYMENT_REQUIRED',
+  // A manual block of the portal's REST API for this application, lifted only by the portal's support.
+  'OVERLOAD_LIMIT',
   'invalid_grant',
   'invalid_client',
 ]);

@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
   NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   UPSTREAM_ERROR: { status: 502, title: 'Portal error' },
+  // The portal blocked its REST API for this application (OVERLOAD_LIMIT): only the portal's support lifts it.
+  UPSTREAM_BLOCKED: { status: 502, title: 'Portal blocked the application' },
   CREDENTIALS_UNAVAILABLE: { status: 503, title: 'Credentials unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Portal timeout' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -97,7 +97,9 @@ async function typingFor(
     // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).
     deps.deliveries.release(target.deliveryKey);
     const known = error instanceof ServiceError ? error : undefined;
-    deps.logger.warn('typing for event failed', {
+    // A blocked application stays blocked until someone asks the portal's support: an operator must hear of it.
+    const level = known?.code === 'UPSTREAM_BLOCKED' ? 'error' : 'warn';
+    deps.logger[level]('typing for event failed', {
       replay: { portal: portal.domain, botId, dialogId, method: 'imbot.chat.sendTyping' },
       event: event.name,
       outcome: known?.code ?? 'INTERNAL_ERROR',

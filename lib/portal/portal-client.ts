@@ -5,6 +5,7 @@ import type { Deadline } from '../deadline/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Credentials } from './credentials.js';
 import type { PortalCredentials } from './portal-credentials.js';
+import { createMemoryMethodBlocks, withMethodBlocks } from './method-blocks.js';
 import { rotateAccessToken } from './token-rotation.js';
 
 export interface PortalCallOptions {
@@ -36,7 +37,9 @@ export function portalClientFromConfig(
   refreshTokens: boolean,
 ): PortalClient {
   const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
-  return createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs, refreshTokens });
+  const client = createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs, refreshTokens });
+  // A method whose time budget the portal reported spent waits here until it resets (per container for now).
+  return withMethodBlocks(client, createMemoryMethodBlocks(), logger);
 }
 
 /** REST calls on behalf of a stored portal: picks the URL form and refreshes an expired OAuth token once. */

@@ -129,10 +129,10 @@ const CASES: Case[] = [
   },
   {
     id: 'portal-503-overload',
-    name: '503 OVERLOAD_LIMIT on every attempt: 429 UPSTREAM_RATE_LIMITED',
+    name: '503 OVERLOAD_LIMIT (a block only the portal support lifts): 502 UPSTREAM_BLOCKED after one call, never retried',
     sent: '5 × 503 OVERLOAD_LIMIT',
     script: rateLimited('OVERLOAD_LIMIT', 5),
-    expected: { status: 429, code: 'UPSTREAM_RATE_LIMITED', upstreamCode: 'OVERLOAD_LIMIT', calls: 3 },
+    expected: { status: 502, code: 'UPSTREAM_BLOCKED', upstreamCode: 'OVERLOAD_LIMIT', calls: 1 },
   },
   {
     id: 'portal-slow',

@@ -278,7 +278,7 @@ describe('error codes', () => {
   );
 
   it('mirrors every code POST /typing answers with', () => {
-    expect(endpointCodes).toHaveLength(15);
+    expect(endpointCodes).toHaveLength(16);
   });
 
   it.each(endpointCodes)('maps a %s problem to a TypingError with its status, detail and request id', async (code) => {
@@ -396,5 +396,20 @@ describe('typed client: permanent portal refusals', () => {
     expect(error).toBeInstanceOf(TypingError);
     expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamCode: 'ACCESS_DENIED', retryable: false });
     expect(calls).toBe(1);
+  });
+
+  it('does not retry UPSTREAM_BLOCKED: the portal blocked the application until its support lifts it', async () => {
+    // Prepare: old behaviour had no such code; the same block came as a retryable 429.
+    const blocked = problem('UPSTREAM_BLOCKED');
+    const answer = { ...blocked, body: { ...blocked.body, upstreamCode: 'OVERLOAD_LIMIT' } };
+    service.script(answer, answer);
+    const client = createTypingClient({ url: service.url, key, maxAttempts: 4, ...fast });
+
+    // Act
+    const error = await failure(client.sendTyping(request, { deadlineMs: 5_000 }));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'UPSTREAM_BLOCKED', status: 502, attempts: 1, retryable: false });
+    expect(service.requests).toHaveLength(1);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Bitrix24Error } from '../../../lib/bitrix24/errors.js';
 import { Deadline } from '../../../lib/deadline/index.js';
 import { toBotEvent, type BotEvent } from '../../../lib/events/bot-event.js';
 import { parseFormBody } from '../../../lib/events/form-body.js';
@@ -53,8 +54,12 @@ function recordingPortal(): PortalClient & { typedIn: Array<[number, string]> } 
   };
 }
 
-async function react(event: BotEvent, portal: PortalCredentials, options: { optIn?: boolean } = {}) {
-  const portals = recordingPortal();
+async function react(
+  event: BotEvent,
+  portal: PortalCredentials,
+  options: { optIn?: boolean; portals?: PortalClient & { typedIn: Array<[number, string]> } } = {},
+) {
+  const portals = options.portals ?? recordingPortal();
   const capture = captureLogger();
   const results = await showTypingForEvent(event, portal, {
     portals,
@@ -177,6 +182,31 @@ describe('showTypingForEvent: events naming many bots', () => {
       portal: sender.domain,
       named: 25,
       served: 20,
+    });
+  });
+});
+
+describe('showTypingForEvent: a portal that blocked the application', () => {
+  it('logs the failure at error level with UPSTREAM_BLOCKED, still answering the event', async () => {
+    // Prepare: old behaviour logged a warning with UPSTREAM_RATE_LIMITED, as if a retry could help.
+    const blocked: PortalClient & { typedIn: Array<[number, string]> } = {
+      typedIn: [],
+      async call() {
+        throw new Bitrix24Error('OVERLOAD_LIMIT', 503, 'REST API is blocked due to overload');
+      },
+    };
+
+    // Act
+    const { results, records } = await react(eventOf(messageEvent(sender, { botId: 39 })), stored(), {
+      portals: blocked,
+    });
+
+    // Assess
+    expect(results.map((r) => r.outcome)).toEqual(['UPSTREAM_BLOCKED']);
+    expect(records().find((r) => r.message === 'typing for event failed')).toMatchObject({
+      level: 'error',
+      outcome: 'UPSTREAM_BLOCKED',
+      upstreamCode: 'OVERLOAD_LIMIT',
     });
   });
 });

@@ -38,7 +38,11 @@ export function readFixture(name: string): EventFields {
     .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
 }
 
-function authBlock(portal: EventPortal, oauth: boolean, userId = '27'): EventFields {
+/**
+ * The top-level `auth[...]` block. OAuth application events carry the token set; `refresh_token` only on message
+ * and command events (joins, deletions and the rest have none). Webhook bots' events carry no tokens at all.
+ */
+function authBlock(portal: EventPortal, oauth: boolean, userId = '27', withRefreshToken = true): EventFields {
   const block: EventFields = [
     ['domain', portal.domain],
     ['client_endpoint', portal.clientEndpoint],
@@ -53,7 +57,8 @@ function authBlock(portal: EventPortal, oauth: boolean, userId = '27'): EventFie
       ['expires_in', '3600'],
       ['scope', 'imbot'],
     );
-    block.push(['status', 'F'], ['user_id', userId], ['refresh_token', random(23)]);
+    block.push(['status', 'F'], ['user_id', userId]);
+    if (withRefreshToken) block.push(['refresh_token', random(23)]);
   }
   return block.map(([k, v]) => [`auth[${k}]`, v]);
 }
@@ -83,7 +88,7 @@ function botBlock(prefix: string, portal: EventPortal, bot: EventBot): EventFiel
   return fields;
 }
 
-function messageParams(dialogId: string, messageId: string): EventFields {
+function messageParams(dialogId: string, messageId: string, mentionedBotId?: number): EventFields {
   const group = dialogId.startsWith('chat');
   const params: EventFields = [
     ['MESSAGE', 'Hello'],
@@ -95,7 +100,9 @@ function messageParams(dialogId: string, messageId: string): EventFields {
     ['CHAT_TYPE', group ? 'C' : 'P'],
     ['LANGUAGE', 'en'],
   ];
-  if (group) params.push(['CHAT_ID', dialogId.slice(4)], ['CHAT_TITLE', 'Support'], ['MENTIONED_LIST][0', '1']);
+  if (group) params.push(['CHAT_ID', dialogId.slice(4)], ['CHAT_TITLE', 'Support']);
+  // Mentions are keyed by user id, the value repeating it: MENTIONED_LIST[567]=567.
+  if (group && mentionedBotId !== undefined) params.push([`MENTIONED_LIST][${mentionedBotId}`, String(mentionedBotId)]);
   return params.map(([k, v]) => [`data[PARAMS][${k}]`, v]);
 }
 
@@ -118,7 +125,11 @@ export function messageEvent(
   return [
     ...common('ONIMBOTMESSAGEADD'),
     ...botBlock(`data[BOT][${bot.botId}]`, portal, bot),
-    ...messageParams(options.dialogId ?? '27', options.messageId ?? String(80_000 + Math.floor(Math.random() * 1e6))),
+    ...messageParams(
+      options.dialogId ?? '27',
+      options.messageId ?? String(80_000 + Math.floor(Math.random() * 1e6)),
+      bot.botId,
+    ),
     ...user,
     ...ts(),
     ...authBlock(portal, oauth),
@@ -159,7 +170,7 @@ export function joinEvent(portal: EventPortal, bot: EventBot, options: { dialogI
     ['data[PARAMS][USER_ID]', '27'],
     ...user,
     ...ts(),
-    ...authBlock(portal, bot.accessToken !== undefined),
+    ...authBlock(portal, bot.accessToken !== undefined, '27', false),
   ];
 }
 
@@ -169,23 +180,36 @@ export function deleteEvent(portal: EventPortal, bot: EventBot): EventFields {
     ['data[BOT_ID]', String(bot.botId)],
     ['data[BOT_CODE]', bot.code ?? `bot${bot.botId}`],
     ...ts(),
-    ...authBlock(portal, bot.accessToken !== undefined),
+    ...authBlock(portal, bot.accessToken !== undefined, '27', false),
   ];
 }
 
-/** ONAPPINSTALL as an OAuth application receives it: the auth block carries the portal's first token pair. */
+/**
+ * ONAPPINSTALL as an OAuth application receives it: no `event_handler_id` (neither has ONAPPUPDATE in the docs'
+ * example), `data[VERSION, ACTIVE, INSTALLED, LANGUAGE_ID]`, and the auth block with the portal's first
+ * token pair. ONAPPUPDATE carries `data[VERSION, PREVIOUS_VERSION, LANGUAGE_ID]` instead.
+ */
 export function installEvent(
   portal: EventPortal,
   tokens: { accessToken: string; refreshToken: string },
   name = 'ONAPPINSTALL',
 ): EventFields {
+  const data: EventFields =
+    name === 'ONAPPUPDATE'
+      ? [
+          ['data[VERSION]', '2'],
+          ['data[PREVIOUS_VERSION]', '1'],
+          ['data[LANGUAGE_ID]', 'en'],
+        ]
+      : [
+          ['data[VERSION]', '1'],
+          ['data[ACTIVE]', 'Y'],
+          ['data[INSTALLED]', 'Y'],
+          ['data[LANGUAGE_ID]', 'en'],
+        ];
   return [
     ['event', name],
-    ['event_handler_id', '1'],
-    ['data[VERSION]', '1'],
-    ['data[ACTIVE]', 'Y'],
-    ['data[INSTALLED]', 'Y'],
-    ['data[LANGUAGE_ID]', 'en'],
+    ...data,
     ...ts(),
     ['auth[access_token]', tokens.accessToken],
     ['auth[expires]', String(Math.floor(Date.now() / 1000) + 3600)],

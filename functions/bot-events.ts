@@ -1,30 +1,30 @@
 import { loadConfig, type Config } from '../lib/config/index.js';
 import { Deadline, withinDeadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
-import { INSTALL_EVENTS, TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
+import { TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
+import { EventVerifier } from '../lib/events/event-verifier.js';
 import { parseFormBody } from '../lib/events/form-body.js';
 import { createEventBridgePublisher, type EventPublisher } from '../lib/events/forwarding.js';
-import { acceptInstall, type InstallPolicy } from '../lib/events/install.js';
 import { showTypingForEvent, type EventTypingResult } from '../lib/events/reactions.js';
-import { verifyEventOrigin } from '../lib/events/verification.js';
+import { boundedText } from '../lib/events/verification.js';
 import { json } from '../lib/http/response.js';
 import { httpRoute } from '../lib/http/route.js';
-import type { SendTypingOutcome } from '../lib/imbot/send-typing.js';
-import { TypingCoalescer } from '../lib/imbot/typing-coalescer.js';
+import { TypingGate } from '../lib/imbot/typing-gate.js';
 import { serviceLogger, type Logger } from '../lib/logging/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
-import { ReplayGuard } from '../lib/signing/replay-guard.js';
+import { createSharedState, type SharedState } from '../lib/state/index.js';
 
 export interface BotEventsDependencies {
   config: Config;
   logger: Logger;
   credentials: Credentials;
   portals: PortalClient;
-  coalescer: TypingCoalescer<SendTypingOutcome>;
-  /** Remembers deliveries already acted on (per container). */
-  deliveries: ReplayGuard;
+  gate: TypingGate;
+  /** Deliveries already acted on, across containers when the state table is configured. */
+  state: SharedState;
   publisher: EventPublisher | undefined;
-  installPolicy: InstallPolicy;
+  /** Verification (installs included), with its per-container lookup budget. */
+  verifier: EventVerifier;
 }
 
 /**
@@ -33,7 +33,7 @@ export interface BotEventsDependencies {
  * deprioritises slow handlers, so every verified event gets 200 quickly, whatever happened downstream.
  */
 export function createBotEventsHandler(deps: BotEventsDependencies) {
-  const { config, credentials, portals, logger, publisher, installPolicy } = deps;
+  const { config, portals, logger, publisher, verifier } = deps;
   const route = {
     route: 'POST /bitrix/events',
     logger,
@@ -57,33 +57,30 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
     const deadline = Deadline.fromLambda(context).within(config.eventsAnswerBudgetMs);
     const unverified = toBotEvent(parseFormBody(body));
     // auth[domain] is unverified input here: bound what reaches the log.
-    annotate({ event: unverified.name, portal: unverified.auth.domain.slice(0, 253) });
+    annotate({ event: unverified.name, portal: boundedText(unverified.auth.domain, 253) });
     // Bitrix24 will not deliver this event again: a 5xx logs what is needed to act on it by hand.
     onServerError(() => ({ replay: replayOf(unverified) }));
 
-    const installing = INSTALL_EVENTS.has(unverified.name) && config.installsEnabled;
     // Verification reads secrets (and, for installs, calls the OAuth server): it gets the same answer budget,
     // so a slow Secrets Manager turns into a prompt 503 rather than a handler that outlives the portal's patience.
-    const portal = await withinDeadline(
-      installing
-        ? acceptInstall(unverified, { credentials, logger, policy: installPolicy, deadline })
-        : verifyEventOrigin(credentials, unverified),
+    const { portal, event } = await withinDeadline(
+      verifier.verify(unverified, deadline),
       deadline,
       () =>
         new ServiceError('CREDENTIALS_UNAVAILABLE', 'The event could not be verified in time; retry shortly.', {
           retryAfterSeconds: 1,
         }),
     );
-    const event = unverified;
 
     const [typing, forwarded] = await Promise.all([
       TYPING_EVENTS.has(event.name)
         ? showTypingForEvent(event, portal, {
             portals,
-            deliveries: deps.deliveries,
+            deliveries: deps.state,
+            deliveryMemoryMs: config.deliveryMemorySeconds * 1000,
             logger,
             deadline,
-            coalescer: deps.coalescer,
+            gate: deps.gate,
             typingWherePlatformDoesNot: config.typingWherePlatformDoesNot,
           })
         : Promise.resolve<EventTypingResult[]>([]),
@@ -95,6 +92,7 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
   });
 }
 
+// Unverified input: every field is bounded, so a hostile body cannot make the error line long.
 function replayOf(event: BotEvent): Record<string, unknown> {
   const params = (event.data.PARAMS ?? {}) as Record<string, unknown>;
   // Message and join events key their bots by BOT_ID; commands key theirs by command id, with BOT_ID inside.
@@ -104,11 +102,11 @@ function replayOf(event: BotEvent): Record<string, unknown> {
   );
   return {
     event: event.name,
-    portal: event.auth.domain,
-    dialogId: params.DIALOG_ID,
-    messageId: params.MESSAGE_ID,
+    portal: boundedText(event.auth.domain, 253),
+    dialogId: boundedText(params.DIALOG_ID, 64),
+    messageId: boundedText(params.MESSAGE_ID, 32),
     bots,
-    ts: event.ts,
+    ts: boundedText(event.ts, 32),
   };
 }
 
@@ -120,25 +118,38 @@ export function botEventsDependencies(
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'botEvents');
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  const state = overrides.state ?? createSharedState({ tableName: config.stateTable, logger });
   return {
     config,
     logger,
     credentials,
     // Only with installs on may this function write secrets, and so spend a rotating refresh token.
     portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, config.installsEnabled),
-    coalescer: overrides.coalescer ?? new TypingCoalescer<SendTypingOutcome>({ windowMs: config.typingCoalesceMs }),
-    deliveries: overrides.deliveries ?? new ReplayGuard({ maxEntries: config.deliveryGuardMaxEntries }),
+    state,
+    gate: overrides.gate ?? TypingGate.fromConfig(config, state),
     publisher:
       'publisher' in overrides
         ? overrides.publisher
         : config.eventBusName
           ? createEventBridgePublisher(config.eventBusName)
           : undefined,
-    installPolicy: overrides.installPolicy ?? {
-      oauthServer: config.oauthServer,
-      allowedDomains: config.installAllowedDomains,
-      timeoutMs: config.bitrix24TimeoutMs,
-    },
+    verifier:
+      overrides.verifier ??
+      new EventVerifier({
+        credentials,
+        logger,
+        portalDomains: config.portalDomains,
+        unknownLookups: { burst: config.unknownPortalLookupBurst, perSecond: config.unknownPortalLookupsPerSecond },
+        refusalFloorMs: config.eventsRefusalFloorMs,
+        install: config.installsEnabled
+          ? {
+              oauthServer: config.oauthServer,
+              allowedDomains: config.installAllowedDomains,
+              timeoutMs: config.bitrix24TimeoutMs,
+              allowLoopbackEndpoints: config.allowLoopbackEndpoints,
+            }
+          : undefined,
+      }),
   };
 }
 

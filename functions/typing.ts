@@ -1,14 +1,16 @@
+import { createHash } from 'node:crypto';
 import { loadConfig, type Config } from '../lib/config/index.js';
 import { Deadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
-import { json } from '../lib/http/response.js';
+import { json, type HttpResponse } from '../lib/http/response.js';
 import { httpRoute } from '../lib/http/route.js';
-import { sendTyping, type SendTypingOutcome } from '../lib/imbot/send-typing.js';
-import { TypingCoalescer } from '../lib/imbot/typing-coalescer.js';
+import { sendTyping } from '../lib/imbot/send-typing.js';
+import { TypingGate } from '../lib/imbot/typing-gate.js';
 import { serviceLogger, type Logger } from '../lib/logging/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
-import { ReplayGuard } from '../lib/signing/replay-guard.js';
 import { verifySignature } from '../lib/signing/standard-webhooks.js';
+import { createSharedState, type SharedState, type StoredAnswer } from '../lib/state/index.js';
+import { powertoolsIdempotency } from '../lib/state/powertools-idempotency.js';
 import { parseTypingRequest } from '../lib/typing/typing-request.js';
 
 export interface TypingDependencies {
@@ -16,19 +18,20 @@ export interface TypingDependencies {
   logger: Logger;
   credentials: Credentials;
   portals: PortalClient;
-  replayGuard: ReplayGuard;
-  coalescer: TypingCoalescer<SendTypingOutcome>;
+  /** Idempotency by webhook-id, across containers when the state table is configured. */
+  state: SharedState;
+  gate: TypingGate;
 }
 
-/** `POST /typing`: a signed request from an internal service makes the bot show "typing..." in a dialog. */
-export function createTypingHandler({
-  config,
-  logger,
-  credentials,
-  portals,
-  replayGuard,
-  coalescer,
-}: TypingDependencies) {
+// Leaves the first request's own answer time to arrive before a repeat gives up waiting for it.
+const REPEAT_WAIT_MARGIN_MS = 500;
+
+/**
+ * `POST /typing`: a signed request from an internal service makes the bot show "typing..." in a dialog.
+ * Idempotent by `webhook-id`: a repeat (a caller's retry after a lost answer, or a captured request replayed)
+ * gets the first answer again without a second portal call, whichever container it reaches.
+ */
+export function createTypingHandler({ config, logger, credentials, portals, state, gate }: TypingDependencies) {
   const route = {
     route: 'POST /typing',
     logger,
@@ -37,38 +40,55 @@ export function createTypingHandler({
     messages: { ok: 'typing sent', refused: 'typing refused', failed: 'typing failed' },
   };
   return httpRoute(route, async ({ headers, body, context, annotate }) => {
-    const signed = verifySignature({
-      headers,
-      body,
-      keys: await credentials.typingKeys(),
-      toleranceSeconds: config.signatureToleranceSeconds,
-    });
-    if (!replayGuard.reserve(signed.id, signed.timestamp + config.signatureToleranceSeconds)) {
-      throw new ServiceError('SIGNATURE_INVALID', 'This webhook-id was already accepted.');
-    }
+    const keys = await credentials.typingKeys();
+    const signed = verifySignature({ headers, body, keys, toleranceSeconds: config.signatureToleranceSeconds });
     annotate({ webhookId: signed.id });
-    try {
-      const request = parseTypingRequest(body);
-      annotate({ portal: request.portal, dialogId: request.dialogId, botId: request.botId });
-      const portal = await credentials.portal(request.portal);
-      if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);
+    const deadline = Deadline.fromLambda(context);
+    const request = parseTypingRequest(body);
+    annotate({ portal: request.portal, dialogId: request.dialogId, botId: request.botId });
+    const portal = await credentials.portal(request.portal);
+    if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);
 
-      const input = { portal, dialogId: request.dialogId, botId: request.botId };
-      const outcome = await sendTyping(portals, input, Deadline.fromLambda(context), coalescer);
-      annotate({
-        botId: outcome.botId,
-        upstreamStatus: outcome.coalesced ? undefined : outcome.upstreamStatus,
-        attempts: outcome.attempts,
-        refreshed: outcome.refreshed,
-        coalesced: outcome.coalesced,
-      });
-      return json(200, { ok: true });
-    } catch (error) {
-      // Nothing was shown, so the sender's retry with the same webhook-id must not be taken for a replay.
-      replayGuard.release(signed.id);
-      throw error;
+    // The typing slot's round trip runs beside the idempotency record's: two round trips on the critical
+    // path (record, slot | portal call | answer) instead of three. A repeat hands its slot back.
+    const reservation = gate.reserve({ portal, dialogId: request.dialogId, botId: request.botId });
+    let used = false;
+    const outcome = await state
+      .runIdempotent(
+        {
+          key: `typing#${signed.id}`,
+          payloadHash: createHash('sha256').update(body).digest('hex'),
+          remainingMs: Math.max(0, deadline.remainingMs() - REPEAT_WAIT_MARGIN_MS),
+        },
+        async () => {
+          used = true;
+          const out = await sendTyping(portals, { ...request, portal }, deadline, reservation);
+          annotate({
+            botId: out.botId,
+            upstreamStatus: out.coalesced ? undefined : out.upstreamStatus,
+            attempts: out.attempts,
+            refreshed: out.refreshed,
+            coalesced: out.coalesced,
+          });
+          return answerOf(json(200, { ok: true }));
+        },
+      )
+      .finally(() => (used ? undefined : reservation.cancel()));
+    if (outcome.kind === 'conflict') {
+      throw new ServiceError('WEBHOOK_ID_REUSED', 'This webhook-id was already used with another body.');
     }
+    if (outcome.kind === 'in-progress') {
+      throw new ServiceError('REQUEST_IN_PROGRESS', 'A request with this webhook-id is still running.', {
+        retryAfterSeconds: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)),
+      });
+    }
+    if (outcome.replayed) annotate({ replayed: true });
+    return { statusCode: outcome.answer.statusCode, headers: outcome.answer.headers ?? {}, body: outcome.answer.body };
   });
+}
+
+function answerOf(response: HttpResponse): StoredAnswer {
+  return { statusCode: response.statusCode, headers: response.headers, body: String(response.body ?? '') };
 }
 
 /** The handler's collaborators, built from the environment once per container and reused by every invocation. */
@@ -76,13 +96,15 @@ export function typingDependencies(env = process.env, overrides: Partial<TypingD
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'typing');
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  const state =
+    overrides.state ?? createSharedState({ tableName: config.stateTable, logger, idempotency: powertoolsIdempotency });
   return {
     config,
     logger,
     credentials,
     portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, true),
-    replayGuard: overrides.replayGuard ?? new ReplayGuard({ maxEntries: config.replayGuardMaxEntries }),
-    coalescer: overrides.coalescer ?? new TypingCoalescer<SendTypingOutcome>({ windowMs: config.typingCoalesceMs }),
+    state,
+    gate: overrides.gate ?? TypingGate.fromConfig(config, state),
   };
 }
 

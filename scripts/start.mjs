@@ -4,12 +4,17 @@
 // sandbox/credentials.example.json on first start) and the portal simulator on SIMULATOR_PORT (3010), which
 // prints every call it receives. With CREDENTIALS_SOURCE set (secrets-manager or file:<path>) it serves exactly
 // what that source holds, and starts no simulator.
+//
+// With STATE_TABLE set, state shared across containers (idempotency, coalescing, portal budgets, deliveries) lives
+// in that DynamoDB table on the emulator AWS_ENDPOINT_URL_DYNAMODB points at (moto), created first from the
+// definition serverless.yml deploys. Without it, each emulated container keeps its own state in memory.
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { styleText } from 'node:util';
 import { build } from 'esbuild';
+import { ensureStateTable } from './state-table.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 3000);
@@ -18,6 +23,19 @@ const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (style, text) => (color ? styleText(style, text) : text);
 
 const env = { ...process.env };
+// serverless.yml falls back to the deployed table's CloudFormation Ref, which the emulator cannot resolve.
+env.STATE_TABLE = process.env.STATE_TABLE?.trim() ?? '';
+const stateLine = env.STATE_TABLE
+  ? `  shared state          DynamoDB table ${env.STATE_TABLE} (holds across containers)`
+  : '  shared state          none: each container keeps its own (set STATE_TABLE for a DynamoDB table)';
+if (env.STATE_TABLE) {
+  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) {
+    console.error('STATE_TABLE is set but AWS_ENDPOINT_URL_DYNAMODB is not: point it at a DynamoDB emulator (moto).');
+    process.exit(2);
+  }
+  await ensureStateTable({ endpoint, tableName: env.STATE_TABLE, region: process.env.AWS_REGION });
+}
 let simulator;
 if (sandbox) {
   const simulatorPort = Number(process.env.SIMULATOR_PORT ?? 3010);
@@ -53,10 +71,11 @@ if (sandbox) {
     `  POST /bitrix/events   http://localhost:${port}/bitrix/events`,
     `  portal simulator      ${simulator.portal.url}  (${SANDBOX_DOMAIN}, bot ${simulator.botId}; prints each call as [portal])`,
     `  credentials           ${credentialsPath}${created ? ' (just created, with a fresh signing key)' : ''}`,
+    stateLine,
     '',
     'Next, in a second terminal:',
     `  npx bitrix24-typing typing send --portal ${SANDBOX_DOMAIN} --dialog chat1${port === 3000 ? '' : ` --url http://localhost:${port}`}`,
-    `  npx bitrix24-typing events send bin/fixtures/message-webhook-bot.txt --url http://localhost:${port} --domain ${SANDBOX_DOMAIN}`,
+    `  npx bitrix24-typing events send bin/fixtures/message-webhook-bot.txt --url http://localhost:${port} --domain ${SANDBOX_DOMAIN} --stored-token`,
     '',
     'Real AWS and portals: set CREDENTIALS_SOURCE=secrets-manager (see README, "Configuration").',
     '',

@@ -25,12 +25,22 @@ export interface CallResult<T> {
   operatingResetAt?: number;
 }
 
+export interface CallOptions {
+  /**
+   * Asked before each retry of a rate-limited answer; false ends the call with that answer. The portal's bucket
+   * is shared by every container: a retry must be admitted by the same budget as a first call, or the retries
+   * of many containers multiply the load on a portal that is already refusing.
+   */
+  mayRetry?: () => Promise<boolean>;
+}
+
 export interface RestClient {
   call<T = unknown>(
     target: RestTarget,
     method: string,
     params: Record<string, unknown>,
     deadline: Deadline,
+    options?: CallOptions,
   ): Promise<CallResult<T>>;
 }
 
@@ -55,6 +65,15 @@ function operatingResetAt(envelope: Record<string, unknown>): number | undefined
   const value = time && typeof time === 'object' ? (time as Record<string, unknown>).operating_reset_at : undefined;
   const seconds = typeof value === 'string' ? Number(value) : value;
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+async function movedError(response: Response): Promise<Bitrix24Error> {
+  await response.body?.cancel();
+  const location = response.headers.get('location') ?? '';
+  const host = URL.canParse(location) ? new URL(location).host : 'nowhere';
+  const error = new Bitrix24Error(TRANSPORT.moved, response.status, `portal answered ${response.status} to ${host}`);
+  error.location = location;
+  return error;
 }
 
 function urlFor(target: RestTarget, method: string): string {
@@ -100,7 +119,9 @@ export function createRestClient(options: RestClientOptions): RestClient {
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
+        // A renamed portal's old address answers 302; following it would send the token or webhook code to a
+        // host nobody verified. The portal layer decides what a redirect means.
+        redirect: 'manual',
       });
     } catch (error) {
       const name = (error as { name?: string }).name;
@@ -109,6 +130,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
       }
       throw new Bitrix24Error(TRANSPORT.network, 0, errorCode(error) ?? 'request failed', undefined, { cause: error });
     }
+    if (response.status >= 300 && response.status < 400) throw await movedError(response);
     let envelope: Record<string, unknown>;
     try {
       envelope = await readEnvelope(response);
@@ -152,7 +174,13 @@ export function createRestClient(options: RestClientOptions): RestClient {
   }
 
   return {
-    async call<T>(target: RestTarget, method: string, params: Record<string, unknown>, deadline: Deadline) {
+    async call<T>(
+      target: RestTarget,
+      method: string,
+      params: Record<string, unknown>,
+      deadline: Deadline,
+      callOptions: CallOptions = {},
+    ) {
       let attempts = 0;
       for (;;) {
         attempts += 1;
@@ -176,6 +204,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
           }
           // Only retry if the wait still leaves room for a real attempt before the deadline.
           if (waitMs + 100 > deadline.remainingMs()) throw error;
+          if (error.isRateLimited && callOptions.mayRetry && !(await callOptions.mayRetry())) throw error;
           await sleep(waitMs);
         }
       }

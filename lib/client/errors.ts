@@ -14,9 +14,12 @@ export const TYPING_ERROR_CODES = [
   'BOT_ID_ERROR',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
+  'WEBHOOK_ID_REUSED',
+  'REQUEST_IN_PROGRESS',
   'UPSTREAM_RATE_LIMITED',
   'UPSTREAM_ERROR',
   'UPSTREAM_BLOCKED',
+  'PORTAL_REAUTH_REQUIRED',
   'UPSTREAM_TIMEOUT',
   'CREDENTIALS_UNAVAILABLE',
   'INTERNAL_ERROR',
@@ -35,6 +38,12 @@ export function isTypingErrorCode(value: unknown): value is TypingErrorCode {
 
 /** Statuses after which the same request may succeed later: the service or the portal was busy or down. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * Codes whose status is retryable in general but whose cause no retry changes: the portal's stored OAuth
+ * authorisation is dead until the application is reinstalled.
+ */
+export const PERMANENT_CODES: ReadonlySet<TypingErrorCode> = new Set<TypingErrorCode>(['PORTAL_REAUTH_REQUIRED']);
 
 /**
  * Portal refusals passed on as 502 that no retry will change: the portal's credentials, scope or bot
@@ -95,7 +104,10 @@ export class TypingError extends Error {
 
   /** Whether sending the same request later may succeed (after `retryAfterSeconds` when given). */
   get retryable(): boolean {
+    if (PERMANENT_CODES.has(this.code)) return false;
     if (this.upstreamCode !== undefined && PERMANENT_UPSTREAM_CODES.has(this.upstreamCode)) return false;
+    // The first request with this webhook-id is still running: the retry (same id) gets its answer.
+    if (this.code === 'REQUEST_IN_PROGRESS') return true;
     return this.code === 'NETWORK_ERROR' || this.code === 'TIMEOUT' || RETRYABLE_STATUSES.has(this.status);
   }
 

@@ -18,15 +18,37 @@ export const DEFAULTS = {
   typingCoalesceMs: 10_000,
   // While Secrets Manager fails, a stale value is served and the store is asked again at most this often.
   secretsFailureBackoffMs: 5_000,
-  // Per-container memories of accepted webhook-ids and event deliveries; oldest entries go first beyond these.
-  replayGuardMaxEntries: 100_000,
-  deliveryGuardMaxEntries: 50_000,
+  // The share of each portal's REST budget (its leaky bucket) this service may spend; the rest is left for the
+  // portal's other applications.
+  portalBudgetSharePercent: 80,
+  // A bot event's delivery is acted on once within this time (Bitrix24 itself never redelivers).
+  deliveryMemorySeconds: 600,
   oauthServer: 'https://oauth.bitrix.info',
   installsEnabled: false,
   // The platform shows typing itself for most events; where it deliberately does not (open lines, supervisor
   // bots, keyboard commands), the service follows it unless this is on.
   typingWherePlatformDoesNot: false,
   logLevel: 'info',
+  // Per container: at most this many secrets (portals found) are cached, least recently used out first; names
+  // found absent are kept apart, in a smaller list of their own, so unknown names never push a portal out.
+  secretsCacheMaxEntries: 10_000,
+  secretsCacheMaxAbsent: 2_000,
+  // A name found absent is remembered this long (or the cache TTL, if shorter): a portal just added is
+  // recognised within a minute.
+  secretsAbsentTtlSeconds: 60,
+  // Lookups of names this container holds nothing for that turn out absent: a burst, then a steady rate per
+  // second. Beyond it an unknown name is refused with the same 401, without a lookup.
+  unknownPortalLookupBurst: 10,
+  unknownPortalLookupsPerSecond: 1,
+  // Every refused event answers no sooner than this after it arrived, so timing does not tell a portal this
+  // container has cached (an active one) from a name it had to look up.
+  eventsRefusalFloorMs: 100,
+  // A refresh token the OAuth server called invalid_grant is not tried again for this long (per container).
+  deadRefreshTokenMemoryMs: 5 * 60_000,
+  // Plain http to loopback endpoints (the sandbox, the tests) is refused on AWS Lambda unless set explicitly:
+  // there, 127.0.0.1 is the Lambda Runtime API.
+  allowLoopbackEndpointsOnLambda: false,
+  allowLoopbackEndpointsElsewhere: true,
 } as const;
 
 export type CredentialsSource = { kind: 'secrets-manager' } | { kind: 'file'; path: string };
@@ -47,12 +69,25 @@ export interface Config {
   eventsAnswerBudgetMs: number;
   typingCoalesceMs: number;
   secretsFailureBackoffMs: number;
-  replayGuardMaxEntries: number;
-  deliveryGuardMaxEntries: number;
+  portalBudgetSharePercent: number;
+  deliveryMemorySeconds: number;
+  /** The shared-state table; undefined: state is this container's memory only. */
+  stateTable: string | undefined;
   oauthServer: string;
   installsEnabled: boolean;
   typingWherePlatformDoesNot: boolean;
   installAllowedDomains: string[];
+  /** Domains events may name (exact, or `*.suffix`); empty: any. Others are refused before any lookup. */
+  portalDomains: string[];
+  secretsCacheMaxEntries: number;
+  secretsCacheMaxAbsent: number;
+  secretsAbsentTtlSeconds: number;
+  unknownPortalLookupBurst: number;
+  unknownPortalLookupsPerSecond: number;
+  eventsRefusalFloorMs: number;
+  deadRefreshTokenMemoryMs: number;
+  /** Whether stored endpoints and OAUTH_SERVER may be plain http on loopback. */
+  allowLoopbackEndpoints: boolean;
   eventBusName: string | undefined;
   logLevel: LogLevel;
 }
@@ -102,7 +137,7 @@ function secretsPrefix(env: Env, stage: string): string {
   return raw;
 }
 
-function httpsOrLoopbackUrl(env: Env, name: string, fallback: string): string {
+function httpsOrLoopbackUrl(env: Env, name: string, fallback: string, allowLoopback: boolean): string {
   const raw = env[name]?.trim() || fallback;
   let url: URL;
   try {
@@ -111,10 +146,36 @@ function httpsOrLoopbackUrl(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `not a URL: "${raw}"`);
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(name, 'must be https (plain http only on loopback)');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback && allowLoopback)) {
+    throw new ConfigError(name, 'must be https (plain http only on loopback, where ALLOW_LOOPBACK_ENDPOINTS allows it)');
   }
   return url.origin;
+}
+
+// Exact host names or `*.suffix` wildcards, lower-cased. A rule that is neither would silently match nothing.
+const DOMAIN_RULE = /^(\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+function domainList(env: Env, name: string): string[] {
+  const rules = (env[name] ?? '')
+    .split(',')
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean);
+  const bad = rules.find((rule) => !DOMAIN_RULE.test(rule));
+  if (bad !== undefined) throw new ConfigError(name, `expected domains or *.suffix wildcards, got "${bad}"`);
+  return rules;
+}
+
+// Lambda sets AWS_LAMBDA_FUNCTION_NAME; serverless-offline sets it too, and IS_OFFLINE beside it.
+function onLambda(env: Env): boolean {
+  return Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
+}
+
+function stateTable(env: Env): string | undefined {
+  const raw = env.STATE_TABLE?.trim();
+  if (!raw) return undefined;
+  // DynamoDB table names: 3-255 of these characters.
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(raw)) throw new ConfigError('STATE_TABLE', `not a DynamoDB table name: "${raw}"`);
+  return raw;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -125,6 +186,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('STAGE', `expected letters, digits and dashes, got "${stage}"`);
   const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || DEFAULTS.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  const allowLoopbackEndpoints = flag(
+    env,
+    'ALLOW_LOOPBACK_ENDPOINTS',
+    onLambda(env) ? DEFAULTS.allowLoopbackEndpointsOnLambda : DEFAULTS.allowLoopbackEndpointsElsewhere,
+  );
   return {
     stage,
     secretsPrefix: secretsPrefix(env, stage),
@@ -141,15 +207,34 @@ export function loadConfig(env: Env = process.env): Config {
     // Well under the ~35 s the web client shows the indicator, so it never lapses for a caller who keeps asking.
     typingCoalesceMs: integer(env, 'TYPING_COALESCE_MS', DEFAULTS.typingCoalesceMs, 0, 25_000),
     secretsFailureBackoffMs: DEFAULTS.secretsFailureBackoffMs,
-    replayGuardMaxEntries: DEFAULTS.replayGuardMaxEntries,
-    deliveryGuardMaxEntries: DEFAULTS.deliveryGuardMaxEntries,
-    oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer),
+    portalBudgetSharePercent: integer(
+      env,
+      'PORTAL_BUDGET_SHARE_PERCENT',
+      DEFAULTS.portalBudgetSharePercent,
+      1,
+      100,
+    ),
+    deliveryMemorySeconds: DEFAULTS.deliveryMemorySeconds,
+    stateTable: stateTable(env),
+    oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer, allowLoopbackEndpoints),
     installsEnabled: flag(env, 'INSTALLS_ENABLED', DEFAULTS.installsEnabled),
     typingWherePlatformDoesNot: flag(env, 'TYPING_WHERE_PLATFORM_DOES_NOT', DEFAULTS.typingWherePlatformDoesNot),
-    installAllowedDomains: (env.INSTALL_ALLOWED_DOMAINS ?? '')
-      .split(',')
-      .map((d) => d.trim().toLowerCase())
-      .filter(Boolean),
+    installAllowedDomains: domainList(env, 'INSTALL_ALLOWED_DOMAINS'),
+    portalDomains: domainList(env, 'PORTAL_DOMAINS'),
+    secretsCacheMaxEntries: DEFAULTS.secretsCacheMaxEntries,
+    secretsCacheMaxAbsent: DEFAULTS.secretsCacheMaxAbsent,
+    secretsAbsentTtlSeconds: DEFAULTS.secretsAbsentTtlSeconds,
+    unknownPortalLookupBurst: integer(env, 'UNKNOWN_PORTAL_LOOKUP_BURST', DEFAULTS.unknownPortalLookupBurst, 1, 100_000),
+    unknownPortalLookupsPerSecond: integer(
+      env,
+      'UNKNOWN_PORTAL_LOOKUPS_PER_SECOND',
+      DEFAULTS.unknownPortalLookupsPerSecond,
+      0,
+      100_000,
+    ),
+    eventsRefusalFloorMs: integer(env, 'EVENTS_REFUSAL_FLOOR_MS', DEFAULTS.eventsRefusalFloorMs, 0, 1_000),
+    deadRefreshTokenMemoryMs: DEFAULTS.deadRefreshTokenMemoryMs,
+    allowLoopbackEndpoints,
     eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
     logLevel,
   };

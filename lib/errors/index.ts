@@ -15,6 +15,8 @@ export const ERROR_CATALOGUE = {
   BOT_ID_ERROR: { status: 404, title: 'Bot not found on the portal' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  WEBHOOK_ID_REUSED: { status: 409, title: 'Webhook id reused with another body' },
+  REQUEST_IN_PROGRESS: { status: 409, title: 'Request with this webhook id in progress' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPSTREAM_RATE_LIMITED: { status: 429, title: 'Portal rate limit' },
@@ -23,6 +25,8 @@ export const ERROR_CATALOGUE = {
   UPSTREAM_ERROR: { status: 502, title: 'Portal error' },
   // The portal blocked its REST API for this application (OVERLOAD_LIMIT): only the portal's support lifts it.
   UPSTREAM_BLOCKED: { status: 502, title: 'Portal blocked the application' },
+  // The stored refresh token is dead (invalid_grant): only a reinstall or new stored credentials can help.
+  PORTAL_REAUTH_REQUIRED: { status: 502, title: 'Portal authorisation lost' },
   CREDENTIALS_UNAVAILABLE: { status: 503, title: 'Credentials unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Portal timeout' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -2,10 +2,10 @@ import type { PortalClient } from '../portal/portal-client.js';
 import { isSupervisorBot, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
-import { sendTyping, validateDialogId, type SendTypingOutcome } from '../imbot/send-typing.js';
-import type { TypingCoalescer } from '../imbot/typing-coalescer.js';
+import { sendTyping, validateDialogId } from '../imbot/send-typing.js';
+import type { TypingGate } from '../imbot/typing-gate.js';
 import type { Logger } from '../logging/index.js';
-import type { ReplayGuard } from '../signing/replay-guard.js';
+import type { SharedState } from '../state/index.js';
 import type { BotEvent, TypingTarget } from './bot-event.js';
 import { MAX_BOTS_PER_EVENT, typingTargets } from './bot-event.js';
 
@@ -20,16 +20,16 @@ export interface EventTypingResult {
 
 interface EventDeps {
   portals: PortalClient;
-  deliveries: ReplayGuard;
+  /** Claims each delivery, so one acts on it whichever container it lands on. */
+  deliveries: Pick<SharedState, 'claim' | 'release'>;
+  /** How long a delivery is recognised as a duplicate; Bitrix24 itself never redelivers. */
+  deliveryMemoryMs: number;
   logger: Logger;
   deadline: Deadline;
-  coalescer?: TypingCoalescer<SendTypingOutcome>;
+  gate?: TypingGate;
   /** Type also where the platform deliberately does not (open lines, supervisor bots, keyboard commands). */
   typingWherePlatformDoesNot?: boolean;
 }
-
-// A duplicate delivery is recognised for this long; Bitrix24 itself never redelivers.
-const DELIVERY_MEMORY_SECONDS = 600;
 
 /**
  * Shows typing for each bot a message, command or join event was delivered to, once per delivery (a failed
@@ -79,14 +79,17 @@ async function typingFor(
   }
   const silence = deps.typingWherePlatformDoesNot ? undefined : platformSilence(target, portal);
   if (silence) return { botId, dialogId, outcome: `SKIPPED_${silence}` };
-  if (!deps.deliveries.reserve(target.deliveryKey, Math.floor(Date.now() / 1000) + DELIVERY_MEMORY_SECONDS)) {
+  // The slot's round trip overlaps the delivery claim's; a duplicate hands its slot back.
+  const reservation = deps.gate?.reserve({ portal, dialogId, botId });
+  if (!(await deps.deliveries.claim(`delivery#${target.deliveryKey}`, deps.deliveryMemoryMs))) {
+    await reservation?.cancel();
     return { botId, dialogId, outcome: 'DUPLICATE' };
   }
   try {
     // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
     // token goes to the stored client_endpoint only.
     const accessToken = portal.oauth ? target.accessToken : undefined;
-    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, deps.coalescer);
+    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, reservation);
     return {
       botId,
       dialogId,
@@ -95,7 +98,7 @@ async function typingFor(
     };
   } catch (error) {
     // Forget the delivery: if the same event comes again, it deserves a real try (typing twice is harmless).
-    deps.deliveries.release(target.deliveryKey);
+    await deps.deliveries.release(`delivery#${target.deliveryKey}`);
     const known = error instanceof ServiceError ? error : undefined;
     // A blocked application stays blocked until someone asks the portal's support: an operator must hear of it.
     const level = known?.code === 'UPSTREAM_BLOCKED' ? 'error' : 'warn';

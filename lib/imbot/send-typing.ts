@@ -4,7 +4,7 @@ import type { PortalClient } from '../portal/portal-client.js';
 import type { PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
-import { TypingCoalescer } from './typing-coalescer.js';
+import type { TypingReservation } from './typing-gate.js';
 
 // The dialog ids the platform accepts (`Bitrix\Im\Common::isDialogId`): a user id ("27"), or a chat id with the
 // `chat`, `sg` (sonet group) or `crm` prefix, in any letter case. Digits are bounded so an id stays a number the
@@ -60,14 +60,12 @@ export async function sendTyping(
   client: PortalClient,
   input: SendTypingInput,
   deadline: Deadline,
-  coalescer?: TypingCoalescer<SendTypingOutcome>,
+  reservation?: TypingReservation,
 ): Promise<SendTypingOutcome> {
   // Without BOT_ID the portal picks the calling application's first bot: fine when there is only one.
   const botId = input.botId ?? input.portal.botId;
-  if (!coalescer) return sendTypingCall(client, input, botId, deadline);
-  const key = TypingCoalescer.key(input.portal.domain, botId, input.dialogId);
-  const out = await coalescer.run(key, () => sendTypingCall(client, input, botId, deadline));
-  return out.coalesced ? { ...out.value, attempts: 0, coalesced: true } : out.value;
+  if (!reservation) return sendTypingCall(client, input, botId, deadline);
+  return reservation.run(({ mayRetry }) => sendTypingCall(client, input, botId, deadline, mayRetry));
 }
 
 async function sendTypingCall(
@@ -75,6 +73,7 @@ async function sendTypingCall(
   input: SendTypingInput,
   botId: number | undefined,
   deadline: Deadline,
+  mayRetry?: () => Promise<boolean>,
 ): Promise<SendTypingOutcome> {
   const params: Record<string, unknown> = { DIALOG_ID: input.dialogId };
   if (botId !== undefined) params.BOT_ID = botId;
@@ -83,6 +82,7 @@ async function sendTypingCall(
   try {
     const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, {
       accessToken: input.accessToken,
+      mayRetry,
     });
     return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed, coalesced: false };
   } catch (error) {

@@ -1,5 +1,11 @@
 import { Bitrix24Error } from '../bitrix24/errors.js';
-import { createRestClient, type CallResult, type RestClient, type RestTarget } from '../bitrix24/rest-client.js';
+import {
+  createRestClient,
+  type CallOptions,
+  type CallResult,
+  type RestClient,
+  type RestTarget,
+} from '../bitrix24/rest-client.js';
 import type { Config } from '../config/index.js';
 import type { Deadline } from '../deadline/index.js';
 import type { Logger } from '../logging/index.js';
@@ -8,7 +14,7 @@ import type { PortalCredentials } from './portal-credentials.js';
 import { createMemoryMethodBlocks, withMethodBlocks } from './method-blocks.js';
 import { rotateAccessToken } from './token-rotation.js';
 
-export interface PortalCallOptions {
+export interface PortalCallOptions extends CallOptions {
   /**
    * A fresh access token delivered with a bot event. It is only ever sent to the portal's *stored*
    * endpoint, never to one named in the event, so a forged event cannot redirect our call.
@@ -37,7 +43,15 @@ export function portalClientFromConfig(
   refreshTokens: boolean,
 ): PortalClient {
   const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
-  const client = createPortalClient({ rest, credentials, logger, timeoutMs: config.bitrix24TimeoutMs, refreshTokens });
+  const client = createPortalClient({
+    rest,
+    credentials,
+    logger,
+    timeoutMs: config.bitrix24TimeoutMs,
+    refreshTokens,
+    oauthServer: config.oauthServer,
+    deadTokenMemoryMs: config.deadRefreshTokenMemoryMs,
+  });
   // A method whose time budget the portal reported spent waits here until it resets (per container for now).
   return withMethodBlocks(client, createMemoryMethodBlocks(), logger);
 }
@@ -48,6 +62,9 @@ export function createPortalClient(deps: {
   credentials: Credentials;
   logger: Logger;
   timeoutMs: number;
+  /** Where expired pairs are refreshed: our configured OAuth server, never the endpoint a secret names. */
+  oauthServer: string;
+  deadTokenMemoryMs?: number;
   fetch?: typeof fetch;
   /** false where the function may not write secrets: an expired pair is then reported, not refreshed. */
   refreshTokens?: boolean;
@@ -72,7 +89,7 @@ export function createPortalClient(deps: {
       const target = targetFor(portal, options.accessToken);
       let failure: Bitrix24Error;
       try {
-        return { ...(await deps.rest.call<T>(target, method, params, deadline)), refreshed: false };
+        return { ...(await deps.rest.call<T>(target, method, params, deadline, options)), refreshed: false };
       } catch (error) {
         if (!(
           error instanceof Bitrix24Error &&
@@ -86,7 +103,7 @@ export function createPortalClient(deps: {
       let current = portal as PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
       if (options.accessToken !== undefined && options.accessToken !== current.oauth.accessToken) {
         try {
-          return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: false };
+          return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline, options)), refreshed: false };
         } catch (error) {
           if (!(error instanceof Bitrix24Error && (error.isExpiredToken || error.code === 'invalid_token')))
             throw error;
@@ -103,12 +120,14 @@ export function createPortalClient(deps: {
         deps.logger,
         {
           timeoutMs: deps.timeoutMs,
+          oauthServer: deps.oauthServer,
+          deadTokenMemoryMs: deps.deadTokenMemoryMs,
           fetch: deps.fetch,
           refresh: failure.isExpiredToken && deps.refreshTokens !== false,
           failure,
         },
       );
-      return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline)), refreshed: true };
+      return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline, options)), refreshed: true };
     },
   };
 }

@@ -42,17 +42,26 @@ interface PortalCommon {
   botId?: number;
   /** Per-bot records keyed by BOT_ID. */
   bots?: Record<string, BotRecord>;
+  /** The portal's REST leaky bucket when it is not the common plan's (Enterprise: 250 at once, 5/s). */
+  rateLimit?: PortalRateLimit;
 }
 
-interface PortalCommon {
-  domain: string;
-  memberId?: string;
-  /** The `auth[application_token]` this portal's events carry (OAuth application bots). */
-  applicationToken?: string;
-  /** The bot to use when a caller names none. */
-  botId?: number;
-  /** Per-bot records keyed by BOT_ID. */
-  bots?: Record<string, BotRecord>;
+export interface PortalRateLimit {
+  burst: number;
+  perSecond: number;
+}
+
+/** Most plans: a burst of 50 requests, drained at 2 per second. */
+export const DEFAULT_RATE_LIMIT: PortalRateLimit = { burst: 50, perSecond: 2 };
+
+function rateLimitOf(value: unknown, secretName: string): PortalRateLimit | undefined {
+  if (value === undefined) return undefined;
+  const { burst, perSecond } = (value ?? {}) as Record<string, unknown>;
+  const positive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+  if (!positive(burst) || !Number.isInteger(burst) || !positive(perSecond)) {
+    throw new CredentialsFormatError(`secret ${secretName}: rateLimit needs a whole burst and a perSecond above 0`);
+  }
+  return { burst, perSecond };
 }
 
 /** A supervisor bot reads every message of its chats; the platform never shows typing for it. */
@@ -77,16 +86,34 @@ export function normalizeDomain(input: string): string | undefined {
   return DOMAIN.test(domain) ? domain : undefined;
 }
 
-/** Plain http is accepted only on loopback, where the sandbox and the tests run their portal. */
-export function isAcceptableEndpoint(raw: string): boolean {
+/**
+ * https, or plain http on loopback where the sandbox and the tests run their portal, and only when allowed: on
+ * Lambda, loopback is the Runtime API, which a stored endpoint must never reach.
+ */
+export function isAcceptableEndpoint(raw: string, { allowLoopback = false }: { allowLoopback?: boolean } = {}): boolean {
   try {
     const url = new URL(raw);
     if (url.username || url.password) return false;
     if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    return allowLoopback && url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   } catch {
     return false;
   }
+}
+
+/**
+ * The shortest event token (a webhook bot's CLIENT_ID, an application token) accepted. It is the only proof an
+ * event carries, so it must not be guessable, and it must be long enough for the log redactor to recognise.
+ * Bitrix24's own application tokens are 32 hex characters.
+ */
+export const MIN_EVENT_TOKEN_LENGTH = 16;
+
+function eventToken(value: unknown, path: string): string | undefined {
+  const token = text(value, path, true);
+  if (token !== undefined && token.length < MIN_EVENT_TOKEN_LENGTH) {
+    throw new CredentialsFormatError(`${path} must be at least ${MIN_EVENT_TOKEN_LENGTH} characters`);
+  }
+  return token;
 }
 
 function text(value: unknown, path: string, optional: true): string | undefined;
@@ -115,9 +142,7 @@ function botRecords(value: unknown, secretName: string): Record<string, BotRecor
     }
     const type = text(r.type, `${path}.type`, true);
     if (type !== undefined && !/^[A-Za-z]{1,32}$/.test(type)) {
-      throw new CredentialsFormatError(
-        `secret ${secretName}: ${path}.type must be a bot type, e.g. "B" or "supervisor"`,
-      );
+      throw new CredentialsFormatError(`secret ${secretName}: ${path}.type must be a bot type, e.g. "B" or "supervisor"`);
     }
     const record: BotRecord = {};
     if (r.api !== undefined) record.api = r.api as 'v1' | 'v2';
@@ -130,14 +155,18 @@ function botRecords(value: unknown, secretName: string): Record<string, BotRecor
   return bots;
 }
 
-function endpoint(value: unknown, path: string): string {
+function endpoint(value: unknown, path: string, allowLoopback: boolean): string {
   const url = text(value, path);
-  if (!isAcceptableEndpoint(url)) throw new CredentialsFormatError(`${path} must be an https URL`);
+  if (!isAcceptableEndpoint(url, { allowLoopback })) throw new CredentialsFormatError(`${path} must be an https URL`);
   return url.endsWith('/') ? url : `${url}/`;
 }
 
 /** Validates a portal secret's JSON and registers every secret in it with the log redactor. */
-export function parsePortalCredentials(json: string, secretName: string): PortalCredentials {
+export function parsePortalCredentials(
+  json: string,
+  secretName: string,
+  { allowLoopback = false }: { allowLoopback?: boolean } = {},
+): PortalCredentials {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -156,11 +185,13 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
   const common: PortalCommon = {
     domain,
     memberId: text(r.memberId, 'memberId', true),
-    applicationToken: text(r.applicationToken, 'applicationToken', true),
+    applicationToken: eventToken(r.applicationToken, 'applicationToken'),
     botId: botId as number | undefined,
   };
   const bots = botRecords(r.bots, secretName);
   if (bots !== undefined) common.bots = bots;
+  const rateLimit = rateLimitOf(r.rateLimit, secretName);
+  if (rateLimit !== undefined) common.rateLimit = rateLimit;
   registerSecret(common.applicationToken);
 
   if (r.webhook !== undefined && r.oauth !== undefined) {
@@ -169,8 +200,8 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
   if (r.webhook !== undefined) {
     const w = r.webhook as Record<string, unknown>;
     const webhook: WebhookCredentials = {
-      url: endpoint(w?.url, 'webhook.url'),
-      clientId: text(w?.clientId, 'webhook.clientId', true),
+      url: endpoint(w?.url, 'webhook.url', allowLoopback),
+      clientId: eventToken(w?.clientId, 'webhook.clientId'),
     };
     registerSecret(webhook.url);
     registerSecret(new URL(webhook.url).pathname);
@@ -189,8 +220,8 @@ export function parsePortalCredentials(json: string, secretName: string): Portal
       accessToken: text(o.accessToken, 'oauth.accessToken'),
       refreshToken: text(o.refreshToken, 'oauth.refreshToken'),
       expiresAt,
-      clientEndpoint: endpoint(o.clientEndpoint, 'oauth.clientEndpoint'),
-      serverEndpoint: endpoint(o.serverEndpoint, 'oauth.serverEndpoint'),
+      clientEndpoint: endpoint(o.clientEndpoint, 'oauth.clientEndpoint', allowLoopback),
+      serverEndpoint: endpoint(o.serverEndpoint, 'oauth.serverEndpoint', allowLoopback),
     };
     for (const value of [oauth.clientSecret, oauth.accessToken, oauth.refreshToken]) registerSecret(value);
     return { ...common, oauth };

@@ -202,18 +202,45 @@ describe('POST /typing', () => {
     expect(response.json.code).toBe('BODY_INVALID');
   });
 
-  it('refuses a replayed webhook-id with 401 and makes no second portal call', async () => {
+  it('answers a repeated webhook-id with the first answer and makes no second portal call', async () => {
     // Prepare
-    const { handler } = typingHandler();
+    const { handler, records } = typingHandler();
     const event = signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key);
     // Act
     const first = await call(handler, event);
-    const replay = await call(handler, event);
+    const repeat = await call(handler, event);
     // Assess
-    expect(first.statusCode).toBe(200);
-    expect(replay.statusCode).toBe(401);
-    expect(replay.json.code).toBe('SIGNATURE_INVALID');
+    expect([first.statusCode, repeat.statusCode]).toEqual([200, 200]);
+    expect(repeat.body).toBe(first.body);
     expect(portal.typingCalls()).toHaveLength(1);
+    expect(records().filter((r) => r.replayed === true)).toHaveLength(1);
+  });
+
+  it('answers 20 concurrent copies of one request alike with one portal call', async () => {
+    // Prepare
+    const { handler } = typingHandler();
+    const event = signedTypingEvent({ portal: portal.domain, dialogId: 'chat31' }, key);
+    portal.script('imbot.chat.sendTyping', [{ delayMs: 300 }]);
+    // Act
+    const answers = await Promise.all(Array.from({ length: 20 }, () => call(handler, event)));
+    // Assess
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
+    expect(new Set(answers.map((a) => a.body))).toEqual(new Set(['{"ok":true}']));
+    expect(portal.typingCalls()).toHaveLength(1);
+  });
+
+  it('refuses the same webhook-id with another body as 409 WEBHOOK_ID_REUSED, with no portal call', async () => {
+    // Prepare
+    const { handler } = typingHandler();
+    const id = `msg_reused_${Date.now()}`;
+    await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '27' }, key, { id }));
+    portal.resetCalls();
+    // Act
+    const reused = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: '28' }, key, { id }));
+    // Assess
+    expect(reused.statusCode).toBe(409);
+    expect(reused.json.code).toBe('WEBHOOK_ID_REUSED');
+    expect(portal.typingCalls()).toHaveLength(0);
   });
 
   it('lets a sender retry the same webhook-id after a failed attempt', async () => {
@@ -286,7 +313,7 @@ describe('POST /typing', () => {
     const bot = oauthBotOn(portal, 41);
     await putSecret(`${oauthPrefix}/portals/${portal.domain}`, bot.secret);
     portal.expireAccessTokens();
-    const { handler, lines } = typingHandler({ SECRETS_PREFIX: oauthPrefix });
+    const { handler, lines } = typingHandler({ SECRETS_PREFIX: oauthPrefix, OAUTH_SERVER: portal.url });
     // Act
     const response = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat5' }, key));
     // Assess

@@ -278,7 +278,7 @@ describe('error codes', () => {
   );
 
   it('mirrors every code POST /typing answers with', () => {
-    expect(endpointCodes).toHaveLength(16);
+    expect(endpointCodes).toHaveLength(19);
   });
 
   it.each(endpointCodes)('maps a %s problem to a TypingError with its status, detail and request id', async (code) => {
@@ -410,6 +410,19 @@ describe('typed client: permanent portal refusals', () => {
 
     // Assess
     expect(error).toMatchObject({ code: 'UPSTREAM_BLOCKED', status: 502, attempts: 1, retryable: false });
+    expect(service.requests).toHaveLength(1);
+  });
+
+  it('does not retry PORTAL_REAUTH_REQUIRED, whatever upstream code it carries', async () => {
+    // Prepare: a dead stored refresh token; the code alone must stop the retries
+    service.script(problem('PORTAL_REAUTH_REQUIRED'), problem('PORTAL_REAUTH_REQUIRED'));
+    const client = createTypingClient({ url: service.url, key, maxAttempts: 4, ...fast });
+
+    // Act
+    const error = await failure(client.sendTyping(request, { deadlineMs: 5_000 }));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'PORTAL_REAUTH_REQUIRED', status: 502, attempts: 1, retryable: false });
     expect(service.requests).toHaveLength(1);
   });
 });

@@ -32,15 +32,71 @@ describe('loadConfig', () => {
       eventsAnswerBudgetMs: 1_500,
       typingCoalesceMs: 10_000,
       secretsFailureBackoffMs: 5_000,
-      replayGuardMaxEntries: 100_000,
-      deliveryGuardMaxEntries: 50_000,
+      portalBudgetSharePercent: 80,
+      deliveryMemorySeconds: 600,
+      stateTable: undefined,
       oauthServer: 'https://oauth.bitrix.info',
       installsEnabled: false,
       typingWherePlatformDoesNot: false,
       installAllowedDomains: [],
+      portalDomains: [],
+      secretsCacheMaxEntries: 10_000,
+      secretsCacheMaxAbsent: 2_000,
+      secretsAbsentTtlSeconds: 60,
+      unknownPortalLookupBurst: 10,
+      unknownPortalLookupsPerSecond: 1,
+      eventsRefusalFloorMs: 100,
+      deadRefreshTokenMemoryMs: 300_000,
+      allowLoopbackEndpoints: true,
       eventBusName: undefined,
       logLevel: 'info',
     });
+  });
+
+  it('reads the limits on what an unauthenticated event may cost', () => {
+    // Act
+    const config = loadConfig({
+      PORTAL_DOMAINS: ' *.Bitrix24.com, portal.example.org ',
+      UNKNOWN_PORTAL_LOOKUP_BURST: '3',
+      UNKNOWN_PORTAL_LOOKUPS_PER_SECOND: '0',
+      EVENTS_REFUSAL_FLOOR_MS: '250',
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      portalDomains: ['*.bitrix24.com', 'portal.example.org'],
+      unknownPortalLookupBurst: 3,
+      unknownPortalLookupsPerSecond: 0,
+      eventsRefusalFloorMs: 250,
+    });
+  });
+
+  it.each([
+    ['PORTAL_DOMAINS', '*'],
+    ['PORTAL_DOMAINS', 'bitrix24.com/rest'],
+    ['INSTALL_ALLOWED_DOMAINS', '*bitrix24.com'],
+    ['UNKNOWN_PORTAL_LOOKUP_BURST', '0'],
+    ['EVENTS_REFUSAL_FLOOR_MS', '1001'],
+    ['ALLOW_LOOPBACK_ENDPOINTS', 'sometimes'],
+  ])('refuses %s=%j at start-up, naming the variable', (variable, value) => {
+    // Act
+    const error = configError({ [variable]: value });
+
+    // Assess
+    expect(error.variable).toBe(variable);
+  });
+
+  it('refuses plain-http loopback endpoints on Lambda unless ALLOW_LOOPBACK_ENDPOINTS says otherwise', () => {
+    // Prepare: what Lambda sets, what serverless-offline sets on top of it
+    const lambda = { AWS_LAMBDA_FUNCTION_NAME: 'bitrix24-typing-prod-typing' };
+    const offline = { ...lambda, IS_OFFLINE: 'true' };
+
+    // Act / Assess
+    expect(loadConfig(lambda).allowLoopbackEndpoints).toBe(false);
+    expect(configError({ ...lambda, OAUTH_SERVER: 'http://127.0.0.1:9001' }).variable).toBe('OAUTH_SERVER');
+    expect(loadConfig(offline).allowLoopbackEndpoints).toBe(true);
+    expect(loadConfig({ ...lambda, ALLOW_LOOPBACK_ENDPOINTS: 'true' }).allowLoopbackEndpoints).toBe(true);
+    expect(loadConfig({ ALLOW_LOOPBACK_ENDPOINTS: 'false' }).allowLoopbackEndpoints).toBe(false);
   });
 
   it('treats empty and blank variables as unset', () => {
@@ -144,6 +200,8 @@ describe('loadConfig', () => {
     ['SECRETS_STALE_SECONDS', '-1'],
     ['EVENTS_ANSWER_BUDGET_MS', '199'],
     ['EVENTS_ANSWER_BUDGET_MS', '10001'],
+    // The indicator lapses about 35 s after the last call: a window near that would let it lapse.
+    ['TYPING_COALESCE_MS', '25001'],
     ['INSTALLS_ENABLED', 'maybe'],
     ['INSTALLS_ENABLED', '2'],
     ['LOG_LEVEL', 'verbose'],
@@ -164,6 +222,17 @@ describe('loadConfig', () => {
     // Assess
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(variable);
+  });
+
+  it.each([
+    ['0', 0],
+    ['25000', 25_000],
+  ])('accepts TYPING_COALESCE_MS=%s, up to the 25 s cap', (raw, expected) => {
+    // Act
+    const config = loadConfig({ TYPING_COALESCE_MS: raw });
+
+    // Assess
+    expect(config.typingCoalesceMs).toBe(expected);
   });
 
   it('refuses a bad STAGE naming STAGE, not the SECRETS_PREFIX the caller never set', () => {
@@ -198,14 +267,16 @@ describe('loadConfig', () => {
     );
   });
 
-  it.each(['http://localhost:4010', 'http://[::1]:4010', 'https://oauth.example.com'])(
-    'accepts OAUTH_SERVER=%s',
-    (value) => {
-      // Act
-      const config = loadConfig({ OAUTH_SERVER: value });
+  it.each([
+    ['http://localhost:4010', 'http://localhost:4010'],
+    ['http://[::1]:4010', 'http://[::1]:4010'],
+    ['https://oauth.example.com', 'https://oauth.example.com'],
+    ['https://oauth.example.com/rest/', 'https://oauth.example.com'],
+  ])('accepts OAUTH_SERVER=%s as %s', (value, origin) => {
+    // Act
+    const config = loadConfig({ OAUTH_SERVER: value });
 
-      // Assess
-      expect(config.oauthServer).toBe(new URL(value).origin);
-    },
-  );
+    // Assess
+    expect(config.oauthServer).toBe(origin);
+  });
 });

@@ -5,7 +5,7 @@ import { toBotEvent, type BotEvent } from '../../../lib/events/bot-event.js';
 import { parseFormBody } from '../../../lib/events/form-body.js';
 import { showTypingForEvent } from '../../../lib/events/reactions.js';
 import type { PortalClient, PortalCredentials } from '../../../lib/portal/index.js';
-import { ReplayGuard } from '../../../lib/signing/replay-guard.js';
+import { createMemoryState } from '../../../lib/state/index.js';
 import {
   commandEvent,
   encodeForm,
@@ -63,7 +63,8 @@ async function react(
   const capture = captureLogger();
   const results = await showTypingForEvent(event, portal, {
     portals,
-    deliveries: new ReplayGuard({ maxEntries: 100 }),
+    deliveries: createMemoryState({ idempotencyTtlSeconds: 600, inProgressRetryAfterMs: 1_000, maxEntries: 100 }),
+    deliveryMemoryMs: 600_000,
     logger: capture.logger,
     deadline: Deadline.in(2_000),
     typingWherePlatformDoesNot: options.optIn,

@@ -1,0 +1,139 @@
+import type { Config } from '../config/index.js';
+import { ServiceError } from '../errors/index.js';
+import { DEFAULT_RATE_LIMIT, type PortalCredentials } from '../portal/index.js';
+import { ExpiringMap, type Budget, type SharedState, type TypingSlot } from '../state/index.js';
+import type { SendTypingOutcome } from './send-typing.js';
+
+export interface TypingGateOptions {
+  /** How long one portal call keeps answering repeats for its dialog; 0 turns coalescing off. */
+  windowMs: number;
+  /** The share of each portal's request budget this service may spend (0–1); the rest is for its other apps. */
+  budgetShare: number;
+  /** Dialogs this container remembers typing in, at most. */
+  maxRecent?: number;
+  now?: () => number;
+}
+
+/** What a gated call gets: ask `mayRetry` before retrying a rate-limited answer. */
+export interface GatedCall {
+  mayRetry: () => Promise<boolean>;
+}
+
+export interface TypingTarget {
+  portal: PortalCredentials;
+  dialogId: string;
+  /** Without one, the portal secret's default bot (or none: the portal picks the application's first). */
+  botId?: number;
+}
+
+/**
+ * Decides, across every container, whether a typing request calls the portal:
+ *  - once per (portal, bot, dialog) per window: the web client keeps the indicator ~35 s after a call, so a call
+ *    made less than a window ago is still showing and a repeat would only spend the portal's budget;
+ *  - only within the portal's leaky bucket (less the share kept for its other apps), retries included, so the
+ *    portal never has to refuse us.
+ * A dialog this container typed in within the window is answered from memory, with no round trip.
+ */
+export class TypingGate {
+  private readonly recent: ExpiringMap<true>;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly state: SharedState,
+    private readonly options: TypingGateOptions,
+  ) {
+    this.recent = new ExpiringMap(options.maxRecent ?? 10_000);
+    this.now = options.now ?? Date.now;
+  }
+
+  static fromConfig(config: Pick<Config, 'typingCoalesceMs' | 'portalBudgetSharePercent'>, state: SharedState) {
+    return new TypingGate(state, {
+      windowMs: config.typingCoalesceMs,
+      budgetShare: config.portalBudgetSharePercent / 100,
+    });
+  }
+
+  /** Where the state lives: `shared` across containers, or `container` (memory only). */
+  get scope(): SharedState['scope'] {
+    return this.state.scope;
+  }
+
+  /**
+   * Starts deciding at once, so the decision's round trip can overlap other work (the idempotency check);
+   * `run` then acts on it, or `cancel` gives an unused slot back.
+   */
+  reserve(target: TypingTarget): TypingReservation {
+    const botId = target.botId ?? target.portal.botId;
+    const key = `${target.portal.domain}|${botId ?? ''}|${target.dialogId}`;
+    const budgetKey = target.portal.domain;
+    const budget = this.budgetOf(target.portal);
+    const windowMs = this.options.windowMs;
+    const decision: Promise<TypingSlot> =
+      windowMs > 0 && this.recent.get(key, this.now())
+        ? Promise.resolve({ kind: 'coalesced' })
+        : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget });
+    // Settled or not, nobody may be left with an unhandled rejection if the reservation is never used.
+    decision.catch(() => undefined);
+    return new TypingReservation(botId, decision, {
+      admit: async () => (await this.state.admit(budgetKey, budget)).admitted,
+      release: () => this.state.releaseTypingSlot(key),
+      remember: () => {
+        if (windowMs > 0) this.recent.set(key, true, this.now() + windowMs, this.now());
+      },
+    });
+  }
+
+  private budgetOf(portal: PortalCredentials): Budget {
+    const limit = portal.rateLimit ?? DEFAULT_RATE_LIMIT;
+    return {
+      burst: Math.max(1, Math.floor(limit.burst * this.options.budgetShare)),
+      perSecond: limit.perSecond * this.options.budgetShare,
+    };
+  }
+}
+
+interface SlotActions {
+  admit: () => Promise<boolean>;
+  release: () => Promise<void>;
+  remember: () => void;
+}
+
+/** One request's place at the gate: acted on once with `run`, or handed back with `cancel`. */
+export class TypingReservation {
+  constructor(
+    /** The bot the call is for (the caller's, else the portal secret's default). */
+    readonly botId: number | undefined,
+    private readonly decision: Promise<TypingSlot>,
+    private readonly actions: SlotActions,
+  ) {}
+
+  /** Runs `call` if this request holds the slot; a coalesced answer made no portal call. */
+  async run(call: (gated: GatedCall) => Promise<SendTypingOutcome>): Promise<SendTypingOutcome> {
+    const slot = await this.decision;
+    if (slot.kind === 'coalesced') {
+      return { botId: this.botId, attempts: 0, upstreamStatus: 0, refreshed: false, coalesced: true };
+    }
+    if (slot.kind === 'rate-limited') {
+      // The portal was not touched: the answer comes from our own count of its bucket.
+      throw new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal request budget is spent; retry later.', {
+        retryAfterSeconds: Math.max(1, Math.ceil(slot.retryAfterMs / 1000)),
+        attempts: 0,
+      });
+    }
+    try {
+      const outcome = await call({ mayRetry: this.actions.admit });
+      this.actions.remember();
+      return outcome;
+    } catch (error) {
+      // Nothing is showing: the next request for this dialog must try the portal again.
+      await this.actions.release();
+      throw error;
+    }
+  }
+
+  /** The request was answered without using its slot (e.g. a repeat answered from the idempotency record). */
+  async cancel(): Promise<void> {
+    const slot = await this.decision.catch(() => undefined);
+    if (slot?.kind === 'acquired') await this.actions.release();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The shapes of the items lib/state writes to its one table (listed with their lifetimes in index.ts), and the
+ * bounded way every call reaches the table.
+ */
+import { DynamoDBClient, type AttributeValue, type Put, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { bucketState, type Gcra } from './gcra.js';
+
+export const ITEM_ID = {
+  claim: (key: string) => `claim#${key}`,
+  budget: (budgetKey: string) => `budget#${budgetKey}`,
+};
+/** Powertools builds the id of an idempotency record as `<prefix>#<hash of the key>`. */
+export const IDEMPOTENCY_KEY_PREFIX = 'idempotency';
+
+export const num = (value: number): AttributeValue => ({ N: String(value) });
+export const str = (value: string): AttributeValue => ({ S: value });
+
+export type Item = Record<string, AttributeValue>;
+
+export function readNumber(item: Item | undefined, name: string): number | undefined {
+  const raw = item?.[name]?.N;
+  return raw === undefined ? undefined : Number(raw);
+}
+
+/** DynamoDB's TTL reads epoch seconds; rounding up never deletes an item before its own time. */
+export const expirationOf = (untilMs: number): AttributeValue => num(Math.ceil(untilMs / 1000));
+
+/**
+ * A claim on `id` until `now + ttlMs`, taken only if nobody holds it now. Conditions compare `until` (ms), not
+ * `expiration`: TTL deletes lapsed items only eventually, and claims are shorter than its one-second grain.
+ */
+export function claimPut(tableName: string, id: string, now: number, ttlMs: number, owner: string): Put {
+  return {
+    TableName: tableName,
+    Item: { id: str(id), until: num(now + ttlMs), expiration: expirationOf(now + ttlMs), owner: str(owner) },
+    ConditionExpression: 'attribute_not_exists(#id) OR #until < :now',
+    ExpressionAttributeNames: { '#id': 'id', '#until': 'until' },
+    ExpressionAttributeValues: { ':now': num(now) },
+  };
+}
+
+/**
+ * Where a budget item stands for the next admission: `new` (no item yet), or the GCRA state of its `tat`.
+ * Each state has its own conditional update, which fails unless the item is in that state.
+ */
+export type BudgetBranch = 'new' | 'idle' | 'busy';
+
+export function budgetBranchOf(item: Item | undefined, now: number, gcra: Gcra) {
+  if (item === undefined) return { kind: 'new' } as const;
+  return bucketState(readNumber(item, 'tat'), now, gcra);
+}
+
+/** The typing windows the item holds, coalescing key to end (ms). */
+export function windowsOf(item: Item | undefined): Record<string, number> {
+  const map = item?.windows?.M ?? {};
+  return Object.fromEntries(Object.entries(map).map(([key, value]) => [key, Number(value.N)]));
+}
+
+/** Builds an expression with placeholders for every name and value, and only those it uses. */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, AttributeValue> = {};
+  name(attribute: string): string {
+    const existing = Object.entries(this.names).find(([, name]) => name === attribute);
+    if (existing) return existing[0];
+    const placeholder = `#n${Object.keys(this.names).length}`;
+    this.names[placeholder] = attribute;
+    return placeholder;
+  }
+  value(value: AttributeValue): string {
+    const placeholder = `:v${Object.keys(this.values).length}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+}
+
+export interface BudgetUpdate {
+  tableName: string;
+  budgetKey: string;
+  gcra: Gcra;
+  now: number;
+  branch: BudgetBranch;
+  /** A typing window to open with the admission: refused, with it, while the same window is open. */
+  window?: { key: string; until: number };
+  /** Windows seen lapsed earlier, removed on the way so the item stays small. */
+  lapsed?: string[];
+}
+
+/** At most this many lapsed windows are removed per write, to keep the expression small. */
+const MAX_PRUNED = 20;
+
+/**
+ * One GCRA admission (and optionally one typing window) as one conditional update of the budget's item. The
+ * item outlives its `tat` by a minute, longer than any typing window, so TTL never drops live state.
+ */
+export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
+  const { gcra, now, branch, window } = update;
+  const e = new Expression();
+  const tat = e.name('tat');
+  const windows = () => e.name('windows');
+  const set = [`${e.name('expiration')} = ${e.value(expirationOf(now + gcra.toleranceMs + gcra.intervalMs + 60_000))}`];
+  const conditions: string[] = [];
+  if (branch === 'new') {
+    const opened = window ? { [window.key]: num(window.until) } : {};
+    set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`, `${windows()} = ${e.value({ M: opened })}`);
+    conditions.push(`attribute_not_exists(${tat})`);
+  } else if (branch === 'idle') {
+    set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`);
+    conditions.push(`${tat} < ${e.value(num(now))}`);
+  } else {
+    set.push(`${tat} = ${tat} + ${e.value(num(gcra.intervalMs))}`);
+    conditions.push(`${tat} BETWEEN ${e.value(num(now))} AND ${e.value(num(now + gcra.toleranceMs))}`);
+  }
+  if (window && branch !== 'new') {
+    const path = `${windows()}.${e.name(window.key)}`;
+    set.push(`${path} = ${e.value(num(window.until))}`);
+    conditions.push(`(attribute_not_exists(${path}) OR ${path} < ${e.value(num(now))})`);
+  }
+  const pruned = branch === 'new' ? [] : (update.lapsed ?? []).filter((key) => key !== window?.key);
+  const remove = pruned.slice(0, MAX_PRUNED).map((key) => `${windows()}.${e.name(key)}`);
+  return {
+    TableName: update.tableName,
+    Key: { id: str(ITEM_ID.budget(update.budgetKey)) },
+    UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: e.names,
+    ExpressionAttributeValues: e.values,
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** Closes one typing window, only if it is still the one this container opened (same end time). */
+export function windowRemoval(tableName: string, budgetKey: string, window: { key: string; until: number }) {
+  return {
+    TableName: tableName,
+    Key: { id: str(ITEM_ID.budget(budgetKey)) },
+    UpdateExpression: 'REMOVE #windows.#window',
+    ConditionExpression: '#windows.#window = :until',
+    ExpressionAttributeNames: { '#windows': 'windows', '#window': window.key },
+    ExpressionAttributeValues: { ':until': num(window.until) },
+  } satisfies UpdateItemCommandInput;
+}
+
+/**
+ * Built once per container. The SDK reads AWS_ENDPOINT_URL_DYNAMODB, so an emulator needs nothing here. One
+ * retry at most, and socket timeouts as short as the call's: a state call sits on the request's critical path,
+ * and the fail-over answers from memory when DynamoDB cannot.
+ */
+export function createStateClient(callTimeoutMs: number, endpoint?: string): DynamoDBClient {
+  return new DynamoDBClient({
+    ...(endpoint ? { endpoint } : {}),
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: callTimeoutMs, requestTimeout: callTimeoutMs },
+  });
+}
+
+export class StateCallTimeout extends Error {
+  override readonly name = 'StateCallTimeout';
+}
+
+/**
+ * Runs one call with an abort signal that fires after `timeoutMs`, and stops waiting then even if the call
+ * does not notice (Powertools' persistence layer passes no signal to the SDK).
+ */
+export async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new StateCallTimeout(`no answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([call(controller.signal), expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

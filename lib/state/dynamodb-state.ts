@@ -1,0 +1,229 @@
+/**
+ * The shared adapter: every container of every function sees the same claims, typing windows, budgets and
+ * idempotency records. Each call is bounded by `callTimeoutMs` and any failure other than a refused condition
+ * becomes a StateUnavailableError, which the fail-over turns into an answer from memory.
+ *
+ * A portal's budget and its dialogs' typing windows share one item, so one conditional write of one item
+ * decides a typing request. Two items in a transaction would decide it atomically too, but every request of a
+ * portal would then transact on its one budget item, and DynamoDB cancels concurrent transactions on an item
+ * (TransactionConflict) in exactly the bursts the budget is for. (moto's transactions are not isolated from
+ * concurrent requests at all: it restores a whole-table snapshot when one is cancelled.)
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import type { Logger } from '../logging/index.js';
+import {
+  bounded,
+  budgetBranchOf,
+  budgetUpdate,
+  claimPut,
+  ITEM_ID,
+  readNumber,
+  str,
+  windowRemoval,
+  windowsOf,
+  type Item,
+} from './dynamodb-items.js';
+import { ExpiringMap } from './expiring-map.js';
+import type { powertoolsIdempotency } from './powertools-idempotency.js';
+import { bucketState, gcraOf, type BucketState, type Gcra } from './gcra.js';
+import {
+  StateUnavailableError,
+  type Admission,
+  type Budget,
+  type SharedState,
+  type TypingSlot,
+  type TypingSlotRequest,
+} from './shared-state.js';
+
+export interface DynamoDBStateOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  callTimeoutMs: number;
+  idempotencyTtlSeconds: number;
+  idempotencyPollMs: number;
+  inProgressRetryAfterMs: number;
+  logger: Logger;
+  maxEntries: number;
+  /** Shared idempotent requests; without it `runIdempotent` is a programming error (see powertools-idempotency). */
+  idempotency?: typeof powertoolsIdempotency;
+  now?: () => number;
+}
+
+/** What this container last saw of a budget item: its `tat`, and the windows in it that had lapsed. */
+interface BudgetView {
+  tat: number | undefined;
+  lapsed: string[];
+}
+
+/** A first guess of the item's state, then the state the refused write showed, then one more if it moved. */
+const MAX_ATTEMPTS = 3;
+/** How long a view of a budget item is worth keeping as a guess. */
+const VIEW_TTL_MS = 60_000;
+
+export function createDynamoDBState(options: DynamoDBStateOptions): SharedState {
+  return new DynamoDBState(options);
+}
+
+class DynamoDBState implements SharedState {
+  readonly scope = 'shared';
+  readonly runIdempotent: SharedState['runIdempotent'];
+  private readonly now: () => number;
+  /** The owner token of each claim this container took, so a release never deletes another's claim. */
+  private readonly claims: ExpiringMap<string>;
+  /** The typing windows this container opened, to close exactly those on release. */
+  private readonly windows: ExpiringMap<{ budgetKey: string; until: number }>;
+  private readonly views: ExpiringMap<BudgetView>;
+
+  constructor(private readonly options: DynamoDBStateOptions) {
+    this.now = options.now ?? Date.now;
+    this.claims = new ExpiringMap(options.maxEntries);
+    this.windows = new ExpiringMap(options.maxEntries);
+    this.views = new ExpiringMap(options.maxEntries);
+    this.runIdempotent = options.idempotency
+      ? options.idempotency({
+          client: options.client,
+          tableName: options.tableName,
+          callTimeoutMs: options.callTimeoutMs,
+          ttlSeconds: options.idempotencyTtlSeconds,
+          pollMs: options.idempotencyPollMs,
+          inProgressRetryAfterMs: options.inProgressRetryAfterMs,
+          logger: options.logger,
+        })
+      : async () => {
+          throw new TypeError('runIdempotent needs createSharedState({ idempotency: powertoolsIdempotency })');
+        };
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const owner = randomUUID();
+    const put = claimPut(this.options.tableName, ITEM_ID.claim(key), now, ttlMs, owner);
+    try {
+      await this.send((client, abortSignal) => client.send(new PutItemCommand(put), { abortSignal }));
+      this.claims.set(key, owner, now + ttlMs, now);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw new StateUnavailableError('claim', { cause: error });
+    }
+  }
+
+  async release(key: string): Promise<void> {
+    const owner = this.claims.get(key, this.now());
+    if (owner === undefined) return;
+    this.claims.delete(key);
+    const command = new DeleteItemCommand({
+      TableName: this.options.tableName,
+      Key: { id: str(ITEM_ID.claim(key)) },
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: { ':owner': str(owner) },
+    });
+    await this.write('release', (client, abortSignal) => client.send(command, { abortSignal }));
+  }
+
+  async admit(budgetKey: string, budget: Budget): Promise<Admission> {
+    const outcome = await this.decide('admit', budgetKey, budget);
+    if (outcome.kind === 'rate-limited') return { admitted: false, retryAfterMs: outcome.retryAfterMs };
+    return { admitted: true };
+  }
+
+  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget }: TypingSlotRequest): Promise<TypingSlot> {
+    if (windowMs <= 0) return this.decide('takeTypingSlot', budgetKey, budget);
+    return this.decide('takeTypingSlot', budgetKey, budget, { key: coalesceKey, windowMs });
+  }
+
+  async releaseTypingSlot(coalesceKey: string): Promise<void> {
+    const opened = this.windows.get(coalesceKey, this.now());
+    if (opened === undefined) return;
+    this.windows.delete(coalesceKey);
+    const removal = windowRemoval(this.options.tableName, opened.budgetKey, { key: coalesceKey, until: opened.until });
+    await this.write('releaseTypingSlot', (client, abortSignal) =>
+      client.send(new UpdateItemCommand(removal), { abortSignal }),
+    );
+  }
+
+  /**
+   * One admission to the budget, with a typing window when `window` is given: a single conditional write. A
+   * refused write returns the item as it was, which tells an open window (coalesced) from a spent budget
+   * (rate-limited) from a wrong guess of the bucket's state (written again in the state it showed).
+   */
+  private async decide(
+    operation: string,
+    budgetKey: string,
+    budget: Budget,
+    window?: { key: string; windowMs: number },
+  ): Promise<TypingSlot> {
+    const gcra = gcraOf(budget);
+    const view = this.views.get(budgetKey, this.now());
+    let branch = firstGuess(view, this.now(), gcra);
+    // `tat` never decreases, so a budget seen spent is still spent: an admission is refused without a round
+    // trip. A typing request still asks, since an open window (coalesced, a 200) must win over a 429.
+    if (branch.kind === 'over' && !window) return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const now = this.now();
+      const opened = window && { key: window.key, until: now + window.windowMs };
+      const update = budgetUpdate({
+        tableName: this.options.tableName,
+        budgetKey,
+        gcra,
+        now,
+        branch: branch.kind === 'over' ? 'busy' : branch.kind,
+        window: opened,
+        lapsed: this.views.get(budgetKey, now)?.lapsed,
+      });
+      try {
+        const out = await this.send((client, signal) =>
+          client.send(new UpdateItemCommand(update), { abortSignal: signal }),
+        );
+        this.see(budgetKey, out.Attributes, now);
+        if (opened) this.windows.set(opened.key, { budgetKey, until: opened.until }, opened.until, now);
+        return { kind: 'acquired' };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) {
+          throw new StateUnavailableError(operation, { cause: error });
+        }
+        this.see(budgetKey, error.Item, now);
+        if (window && (windowsOf(error.Item)[window.key] ?? -Infinity) >= now) return { kind: 'coalesced' };
+        branch = budgetBranchOf(error.Item, this.now(), gcra);
+        if (branch.kind === 'over') return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
+      }
+    }
+    // The bucket moved under every attempt: it is contended, so refusing for one interval is the honest answer.
+    return { kind: 'rate-limited', retryAfterMs: Math.ceil(gcra.intervalMs) };
+  }
+
+  private see(budgetKey: string, item: Item | undefined, now: number): void {
+    if (item === undefined) return this.views.delete(budgetKey);
+    const lapsed = Object.entries(windowsOf(item))
+      .filter(([, until]) => until < now)
+      .map(([key]) => key);
+    this.views.set(budgetKey, { tat: readNumber(item, 'tat'), lapsed }, now + VIEW_TTL_MS, now);
+  }
+
+  /** A write whose refused condition means "not ours any more": nothing to do. */
+  private async write(operation: string, call: (client: DynamoDBClient, signal: AbortSignal) => Promise<unknown>) {
+    try {
+      await this.send(call);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw new StateUnavailableError(operation, { cause: error });
+    }
+  }
+
+  private send<T>(call: (client: DynamoDBClient, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    return bounded(this.options.callTimeoutMs, (signal) => call(this.options.client, signal));
+  }
+}
+
+/** The state to try first: the one this container saw last, or a busy bucket (new containers start in bursts). */
+function firstGuess(view: BudgetView | undefined, now: number, gcra: Gcra): BucketState | { kind: 'new' } {
+  return view === undefined ? { kind: 'busy' } : bucketState(view.tat, now, gcra);
+}

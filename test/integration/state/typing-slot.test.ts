@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { container, containers, manualClock, useStateTable } from './state-table.js';
+
+const slot = (dialog: string, portal: string, burst = 50, windowMs = 10_000) => ({
+  coalesceKey: `${portal}|39|${dialog}`,
+  windowMs,
+  budgetKey: portal,
+  budget: { burst, perSecond: 2 },
+});
+
+describe('typing slots: coalescing and the portal budget together (moto)', () => {
+  const table = useStateTable();
+
+  it('gives one of 20 containers typing in the same dialog at once the portal call, and spends one unit', async () => {
+    // Prepare
+    const clock = manualClock();
+    const twenty = containers(table, 20, { now: clock.now });
+    // Act
+    const slots = await Promise.all(twenty.map((state) => state.takeTypingSlot(slot('chat1', 'portal-coalesce', 3))));
+    // Assess: the coalesced 19 spent nothing, so two more dialogs fit in a burst of 3 and a third does not
+    expect(slots.filter((s) => s.kind === 'acquired')).toHaveLength(1);
+    expect(slots.filter((s) => s.kind === 'coalesced')).toHaveLength(19);
+    const others = await Promise.all(
+      ['chat2', 'chat3', 'chat4'].map((dialog) => twenty[0]!.takeTypingSlot(slot(dialog, 'portal-coalesce', 3))),
+    );
+    expect(others.map((s) => s.kind).sort()).toEqual(['acquired', 'acquired', 'rate-limited']);
+  });
+
+  it('refuses over the budget with the time the next unit frees, and opens no window for the refused dialog', async () => {
+    // Prepare
+    const clock = manualClock();
+    const [first, second] = containers(table, 2, { now: clock.now });
+    await first!.takeTypingSlot(slot('chat1', 'portal-spent', 1));
+    // Act
+    const refused = await second!.takeTypingSlot(slot('chat2', 'portal-spent', 1));
+    clock.advance(500);
+    const later = await first!.takeTypingSlot(slot('chat2', 'portal-spent', 1));
+    // Assess
+    expect(refused).toEqual({ kind: 'rate-limited', retryAfterMs: 500 });
+    expect(later).toEqual({ kind: 'acquired' });
+  });
+
+  it('answers a dialog whose window is open as coalesced even while the budget is spent', async () => {
+    // Prepare
+    const clock = manualClock();
+    const [first, second] = containers(table, 2, { now: clock.now });
+    await first!.takeTypingSlot(slot('chat1', 'portal-open-window', 1));
+    // Act / Assess
+    await expect(second!.takeTypingSlot(slot('chat1', 'portal-open-window', 1))).resolves.toEqual({
+      kind: 'coalesced',
+    });
+  });
+
+  it('lets the next request call the portal after the caller released its slot on a failed call', async () => {
+    // Prepare
+    const clock = manualClock();
+    const [first, second] = containers(table, 2, { now: clock.now });
+    await first!.takeTypingSlot(slot('chat1', 'portal-released'));
+    // Act
+    await first!.releaseTypingSlot(slot('chat1', 'portal-released').coalesceKey);
+    const retried = await second!.takeTypingSlot(slot('chat1', 'portal-released'));
+    // Assess
+    expect(retried).toEqual({ kind: 'acquired' });
+  });
+
+  it('calls the portal again for a dialog once its window has passed', async () => {
+    // Prepare
+    const clock = manualClock();
+    const [first, second] = containers(table, 2, { now: clock.now });
+    await first!.takeTypingSlot(slot('chat1', 'portal-window', 50, 1_000));
+    // Act
+    const inside = await second!.takeTypingSlot(slot('chat1', 'portal-window', 50, 1_000));
+    clock.advance(1_001);
+    const after = await second!.takeTypingSlot(slot('chat1', 'portal-window', 50, 1_000));
+    // Assess
+    expect([inside.kind, after.kind]).toEqual(['coalesced', 'acquired']);
+  });
+
+  it('keeps coalescing right while lapsed windows are pruned from the portal item', async () => {
+    // Prepare: 30 dialogs typed in turn, each window lapsing before the next round
+    const clock = manualClock();
+    const state = container(table, { now: clock.now });
+    for (let round = 0; round < 2; round++) {
+      for (let dialog = 0; dialog < 30; dialog++) {
+        await state.takeTypingSlot(slot(`chat${dialog}`, 'portal-prune', 100, 1_000));
+      }
+      clock.advance(60_000);
+    }
+    // Act
+    const first = await state.takeTypingSlot(slot('chat0', 'portal-prune', 100, 1_000));
+    const repeat = await container(table, { now: clock.now }).takeTypingSlot(slot('chat0', 'portal-prune', 100, 1_000));
+    // Assess
+    expect([first.kind, repeat.kind]).toEqual(['acquired', 'coalesced']);
+  });
+});

@@ -1,0 +1,141 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  ResourceNotFoundException,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { createDynamoDBState, STATE_DEFAULTS, StateUnavailableError } from '../../../lib/state/index.js';
+import { captureLogger } from '../../support/logs.js';
+
+const NOW = 1_700_000_000_000;
+type Item = Record<string, AttributeValue>;
+type Reply = { attributes: Item } | { refusedWith: Item | undefined } | { error: Error };
+
+/** A DynamoDB client that answers each call from a script and keeps what it was sent. */
+function scriptedClient(replies: Reply[]) {
+  const sent: Array<{ name: string; input: Record<string, unknown> }> = [];
+  // A real client (Powertools checks it is one) whose every call is answered here; nothing leaves the process.
+  const client = new DynamoDBClient({ region: 'eu-central-1' });
+  Object.assign(client, {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      sent.push({ name: command.constructor.name, input: command.input });
+      const reply = replies.shift();
+      if (reply === undefined) throw new Error('unscripted call');
+      if ('error' in reply) throw reply.error;
+      if ('refusedWith' in reply) {
+        throw new ConditionalCheckFailedException({ message: 'refused', $metadata: {}, Item: reply.refusedWith });
+      }
+      return { Attributes: reply.attributes };
+    },
+  });
+  return { client, sent };
+}
+
+function stateWith(replies: Reply[]) {
+  const { client, sent } = scriptedClient(replies);
+  const { logger } = captureLogger();
+  const state = createDynamoDBState({ ...STATE_DEFAULTS, client, tableName: 'state', logger, now: () => NOW });
+  return { state, sent };
+}
+
+const budget = { burst: 3, perSecond: 2 };
+const bucket = (tat: number, windows: Record<string, number> = {}): Item => ({
+  id: { S: 'budget#portal' },
+  tat: { N: String(tat) },
+  windows: { M: Object.fromEntries(Object.entries(windows).map(([key, until]) => [key, { N: String(until) }])) },
+});
+const slot = { coalesceKey: 'portal|39|chat1', windowMs: 10_000, budgetKey: 'portal', budget };
+
+describe('DynamoDB state: round trips and what a refused write tells', () => {
+  it('creates a budget item on a second try when the first guess found none, then needs one write each', async () => {
+    // Prepare
+    const { state, sent } = stateWith([
+      { refusedWith: undefined },
+      { attributes: bucket(NOW + 500) },
+      { attributes: bucket(NOW + 1_000) },
+    ]);
+    // Act
+    const admissions = [await state.admit('portal', budget), await state.admit('portal', budget)];
+    // Assess
+    expect(admissions).toEqual([{ admitted: true }, { admitted: true }]);
+    expect(sent.map((call) => call.input.ConditionExpression)).toEqual([
+      '#n0 BETWEEN :v2 AND :v3',
+      'attribute_not_exists(#n0)',
+      '#n0 BETWEEN :v2 AND :v3',
+    ]);
+  });
+
+  it('refuses an admission without a round trip once it saw the budget spent', async () => {
+    // Prepare
+    const { state, sent } = stateWith([{ refusedWith: bucket(NOW + 1_500) }]);
+    // Act
+    const refusals = [await state.admit('portal', budget), await state.admit('portal', budget)];
+    // Assess
+    expect(refusals).toEqual([
+      { admitted: false, retryAfterMs: 500 },
+      { admitted: false, retryAfterMs: 500 },
+    ]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('tells an open window (coalesced) before a spent budget, in one round trip', async () => {
+    const { state, sent } = stateWith([{ refusedWith: bucket(NOW + 1_500, { [slot.coalesceKey]: NOW + 5_000 }) }]);
+    await expect(state.takeTypingSlot(slot)).resolves.toEqual({ kind: 'coalesced' });
+    expect(sent).toHaveLength(1);
+  });
+
+  it('still asks for a typing slot on a budget it saw spent, since the dialog’s window may be open', async () => {
+    // Prepare
+    const { state, sent } = stateWith([
+      { refusedWith: bucket(NOW + 1_500) },
+      { refusedWith: bucket(NOW + 1_500, { [slot.coalesceKey]: NOW + 5_000 }) },
+    ]);
+    // Act
+    const refused = await state.takeTypingSlot({ ...slot, coalesceKey: 'portal|39|chat2' });
+    const coalesced = await state.takeTypingSlot(slot);
+    // Assess
+    expect([refused, coalesced]).toEqual([{ kind: 'rate-limited', retryAfterMs: 500 }, { kind: 'coalesced' }]);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('removes windows it saw lapsed with its next write, never the one it opens', async () => {
+    // Prepare
+    const { state, sent } = stateWith([
+      { attributes: bucket(NOW + 500, { 'portal|39|old': NOW - 1, [slot.coalesceKey]: NOW - 1 }) },
+      { attributes: bucket(NOW + 1_000) },
+    ]);
+    // Act
+    await state.takeTypingSlot({ ...slot, coalesceKey: 'portal|39|first' });
+    await state.takeTypingSlot(slot);
+    // Assess
+    const second = sent[1]!.input;
+    const removed = String(second.UpdateExpression).split(' REMOVE ')[1] ?? '';
+    const names = second.ExpressionAttributeNames as Record<string, string>;
+    expect(
+      removed.split(', ').map((path) =>
+        path
+          .split('.')
+          .map((name) => names[name])
+          .join('.'),
+      ),
+    ).toEqual(['windows.portal|39|old']);
+  });
+
+  it('gives up after three writes on a bucket that moves under each, refusing for one interval', async () => {
+    const { state, sent } = stateWith([
+      { refusedWith: bucket(NOW - 1) },
+      { refusedWith: bucket(NOW + 100) },
+      { refusedWith: bucket(NOW - 1) },
+    ]);
+    await expect(state.admit('portal', budget)).resolves.toEqual({ admitted: false, retryAfterMs: 500 });
+    expect(sent).toHaveLength(3);
+  });
+
+  it('turns any other failure into StateUnavailableError, for the fail-over to cover', async () => {
+    const missing = new ResourceNotFoundException({ message: 'no table', $metadata: {} });
+    const { state } = stateWith([{ error: missing }, { error: missing }]);
+    await expect(state.claim('delivery', 1_000)).rejects.toBeInstanceOf(StateUnavailableError);
+    await expect(state.takeTypingSlot(slot)).rejects.toMatchObject({ operation: 'takeTypingSlot', cause: missing });
+  });
+});

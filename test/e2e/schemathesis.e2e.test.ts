@@ -104,7 +104,8 @@ describe('schemathesis against the running service', () => {
         sandboxTypingCalls: portal.typingCalls().length,
       },
       command: 'npm test -- test/e2e/schemathesis.e2e.test.ts',
-      ok: run.status === 0,
+      // A run that never got past signatures and validation tested little: it made no typing call.
+      observations: portal.typingCalls().length,
     });
     expect(output, output.slice(-6000)).toMatch(/passed/);
     expect(run.status, output.slice(-6000)).toBe(0);

@@ -439,10 +439,7 @@ describe('POST /bitrix/events under fuzzing (no portal known)', () => {
         oauthCalls: portal.refreshCalls.length,
       },
       command: 'npm test -- test/fuzz/bot-events.fuzz.test.ts',
-      ok:
-        portal.calls.length === 0 &&
-        portal.refreshCalls.length === 0 &&
-        [...seen.keys()].every((s) => REFUSALS.includes(s)),
+      observations: deliveries,
     });
     expect(portal.calls).toEqual([]);
     expect(portal.refreshCalls).toEqual([]);

@@ -253,6 +253,7 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
   it('reached validation refusals, the unknown-portal answer and the size limit', () => {
     console.info('answers under fuzzing', Object.fromEntries(seen));
     const statuses = new Set([...seen.keys()].map((k) => Number(k.split(' ')[0])));
+    const requests = [...seen.values()].reduce((a, b) => a + b, 0);
     recordScenario({
       id: 'hostile/fuzz-typing',
       section: 'Hostile input',
@@ -260,12 +261,12 @@ describe('POST /typing under fuzzing (signed, no portal stored)', () => {
       sent: 'arbitrary JSON values and bytes (UTF-16, near the 16 KiB limit), signed with a live key; no portal stored',
       got: [...seen.entries()].map(([answer, n]) => `${n}× ${answer}`).join(', '),
       figures: {
-        requests: [...seen.values()].reduce((a, b) => a + b, 0),
+        requests,
         fiveHundreds: [...statuses].filter((s) => s >= 500).length,
         portalCalls: portal.calls.length,
       },
       command: 'npm test -- test/fuzz/typing-request.fuzz.test.ts',
-      ok: portal.calls.length === 0 && [...statuses].every((s) => s >= 400 && s < 500),
+      observations: requests,
     });
     expect([...statuses].sort()).toEqual([400, 404, 413]);
     expect(portal.calls).toEqual([]);

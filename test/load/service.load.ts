@@ -119,7 +119,7 @@ describe('load through serverless-offline', () => {
         coldRoundP99Ms: cold.p99,
       },
       command: 'npm run load -- -t typing',
-      ok: result.problems.length === 0 && calls === REQUESTS,
+      observations: calls,
     });
     expect(result.problems).toEqual([]);
     expect(calls).toBe(REQUESTS);
@@ -164,7 +164,8 @@ describe('load through serverless-offline', () => {
         coldRoundP99Ms: cold.p99,
       },
       command: 'npm run load -- -t events',
-      ok: result.problems.length === 0 && calls + loggedForReplay >= REQUESTS,
+      // Events all logged for replay but none typed would pass the expectations and prove nothing.
+      observations: calls,
     });
     expect(result.problems).toEqual([]);
     expect(calls + loggedForReplay).toBeGreaterThanOrEqual(REQUESTS);

@@ -303,11 +303,6 @@ describe('hostile input against the running service: each refused with the docum
     const response = await send();
     const ms = Math.round(performance.now() - started);
     const calls = portalCalls() - before;
-    const ok =
-      response.status === status &&
-      response.json.code === code &&
-      calls === 0 &&
-      response.contentType === 'application/problem+json';
     recordScenario({
       id: `hostile/${id}`,
       section: 'Hostile input',
@@ -316,7 +311,8 @@ describe('hostile input against the running service: each refused with the docum
       got: `${response.status} ${String(response.json.code)}`,
       figures: { portalCalls: calls, ms },
       command: `npm test -- ${FILE} -t "${id}"`,
-      ok,
+      // One answer; the row says what it was.
+      observations: 1,
     });
     expect(response.status).toBe(status);
     expect(response.json.code).toBe(code);
@@ -339,7 +335,7 @@ describe('hostile input against the running service: each refused with the docum
       got: `${first.status}, then ${second.status} ${String(second.json.code)}`,
       figures: { portalCalls: calls },
       command: `npm test -- ${FILE} -t "replayed-id"`,
-      ok: first.status === 200 && second.status === 401 && calls === 1,
+      observations: 2,
     });
     expect([first.status, second.status]).toEqual([200, 401]);
     expect(calls).toBe(1);
@@ -411,7 +407,8 @@ describe('leak scan', () => {
       for (const text of haystacks)
         if (text.includes(secret)) hits.push(`${secret.slice(0, 4)}… in ${text.slice(0, 80)}`);
     }
-    // Assess
+    // Assess: a scan of no lines, or for no secrets, proves nothing.
+    const logged = lines.filter((line) => line.trim() !== '').length;
     recordScenario({
       id: 'leaks/running-service',
       section: 'Leaks',
@@ -426,7 +423,7 @@ describe('leak scan', () => {
         hits: hits.length,
       },
       command: `npm test -- ${FILE}`,
-      ok: hits.length === 0,
+      observations: secrets.size === 0 ? 0 : logged,
     });
     expect(lines.filter((line) => line.includes('"outcome"')).length).toBeGreaterThan(10);
     expect(hits).toEqual([]);

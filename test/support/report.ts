@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 /**
  * One row of RELIABILITY.md: what a scenario sent, what came back, and the figures measured in this run.
@@ -17,18 +18,33 @@ export interface ScenarioRow {
   figures: Record<string, number | string>;
   /** The test file (and name filter) that reproduces the row. */
   command: string;
-  /** Whether every expectation of the row held (the test also asserts it). */
-  ok: boolean;
+  /**
+   * How many cases, requests, rounds or log lines the verdict rests on. A row that observed nothing proves
+   * nothing, so `npm run reliability` renders 0 as red whatever the test said.
+   */
+  observations: number;
 }
 
 const dir = join(process.cwd(), '.cache', 'reliability');
 
+/**
+ * Records the row of the running test. It is written once the test has finished, with the test's own verdict
+ * (`passed`): call it before the expectations, so a failing scenario leaves a red row with its figures rather
+ * than no row at all. Rows are listed in test/reliability/expected-rows.json; a listed row that no test wrote
+ * renders red too.
+ */
 export function recordScenario(row: ScenarioRow): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, `${row.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`),
-    JSON.stringify({ ...row, at: new Date().toISOString(), node: process.version }, null, 2),
-  );
+  onTestFinished(({ task }) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, `${row.id.replace(/[^A-Za-z0-9_-]/g, '_')}.json`),
+      JSON.stringify(
+        { ...row, passed: task.result?.state === 'pass', at: new Date().toISOString(), node: process.version },
+        null,
+        2,
+      ),
+    );
+  });
 }
 
 /** p-th percentile (0..100) of durations, nearest-rank. */

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { forwardedHeaders, onWholeBody, relay } from './loopback-proxy.js';
@@ -9,9 +9,11 @@ import { forwardedHeaders, onWholeBody, relay } from './loopback-proxy.js';
  * - `down`: the socket is destroyed without an answer (the SDK sees a reset, as when the endpoint is gone);
  * - `hang`: never answered, until the mode changes (then handled by the new mode) or the proxy closes;
  * - `throttle`: the AWS JSON-protocol throttling answer (400, `x-amzn-errortype: ThrottlingException`);
- * - `error500`: the AWS JSON-protocol `InternalServiceError` answer (500).
+ * - `error500`: the AWS JSON-protocol `InternalServiceError` answer (500);
+ * - `swallow`: forwarded, so the emulator acts on it, but its answer is never relayed: the caller is left
+ *   waiting, as a container is when it dies between a write and the write's answer.
  */
-export type FaultMode = 'pass' | 'down' | 'hang' | 'throttle' | 'error500';
+export type FaultMode = 'pass' | 'down' | 'hang' | 'throttle' | 'error500' | 'swallow';
 
 export interface ProxiedRequest {
   /** The `x-amz-target` header, e.g. `secretsmanager.GetSecretValue`; `''` when absent. */
@@ -22,7 +24,9 @@ export interface ProxiedRequest {
   attempt?: number;
   /** `SecretId` (or `Name`) from a JSON-protocol body, when there is one. */
   secretId?: string;
-  /** The mode this request was received under. */
+  /** `VersionStages` of a `PutSecretValue`: a refresh claim carries its own stage, a stored pair none. */
+  versionStages?: string[];
+  /** The mode this request was answered under (the proxy's, or a rule's). */
   mode: FaultMode;
   at: number;
 }
@@ -31,6 +35,12 @@ export interface FaultProxy {
   url: string;
   readonly mode: FaultMode;
   setMode(mode: FaultMode): void;
+  /**
+   * Requests `match` accepts get `mode` whatever the proxy's own mode: one operation can fail (say, the
+   * PutSecretValue that stores a refreshed pair) while the rest pass. The first matching rule wins.
+   */
+  addRule(match: (request: ProxiedRequest) => boolean, mode: FaultMode): void;
+  clearRules(): void;
   /** Every request received, in order (whatever the mode). */
   readonly requests: readonly ProxiedRequest[];
   /** HTTP requests received per `x-amz-target` (SDK retries count separately). */
@@ -74,14 +84,18 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function secretIdOf(body: Buffer): string | undefined {
-  if (body.length === 0 || body.length > 64 * 1024) return undefined;
+function fieldsOf(body: Buffer): Pick<ProxiedRequest, 'secretId' | 'versionStages'> {
+  if (body.length === 0 || body.length > 64 * 1024) return {};
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { SecretId?: unknown; Name?: unknown };
+    const parsed = JSON.parse(body.toString('utf8')) as { SecretId?: unknown; Name?: unknown; VersionStages?: unknown };
     const id = parsed.SecretId ?? parsed.Name;
-    return typeof id === 'string' ? id : undefined;
+    const stages = parsed.VersionStages;
+    return {
+      ...(typeof id === 'string' ? { secretId: id } : {}),
+      ...(Array.isArray(stages) ? { versionStages: stages.map(String) } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -91,7 +105,7 @@ function recordOf(req: IncomingMessage, body: Buffer, mode: FaultMode): ProxiedR
     target: header(req, 'x-amz-target') ?? '',
     invocationId: header(req, 'amz-sdk-invocation-id'),
     attempt: attempt === undefined ? undefined : Number(attempt),
-    secretId: secretIdOf(body),
+    ...fieldsOf(body),
     mode,
     at: Date.now(),
   };
@@ -124,6 +138,15 @@ function answerAs(mode: FaultMode, waiting: Held, upstream: URL, held: Set<Held>
       });
       res.end(INTERNAL_BODY);
       return;
+    case 'swallow': {
+      const forward = request(
+        { hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => answer.resume(),
+      );
+      forward.on('error', () => undefined);
+      forward.end(body);
+      return;
+    }
     case 'pass': {
       const forward = relay(upstream, req, res, { headers: forwardedHeaders(req.headers, HOP_BY_HOP, body), body });
       // The emulator itself failing is not a mode under test: drop the socket like `down` does.
@@ -138,6 +161,7 @@ function answerAs(mode: FaultMode, waiting: Held, upstream: URL, held: Set<Held>
 export async function startFaultProxy(target: string, initialMode: FaultMode = 'pass'): Promise<FaultProxy> {
   const upstream = new URL(target);
   let mode: FaultMode = initialMode;
+  const rules: Array<{ match: (request: ProxiedRequest) => boolean; mode: FaultMode }> = [];
   let closed = false;
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -151,8 +175,11 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
 
   const server: Server = createServer((req, res) => {
     onWholeBody(req, (body) => {
-      requests.push(recordOf(req, body, mode));
-      answer({ req, res, body }, mode);
+      const record = recordOf(req, body, mode);
+      const as = rules.find((rule) => rule.match(record))?.mode ?? mode;
+      record.mode = as;
+      requests.push(record);
+      answer({ req, res, body }, as);
     });
   });
   server.on('connection', (socket) => {
@@ -185,6 +212,12 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
       const waiting = [...held];
       held.clear();
       for (const h of waiting) answer(h, next);
+    },
+    addRule(match, ruleMode) {
+      rules.push({ match, mode: ruleMode });
+    },
+    clearRules() {
+      rules.length = 0;
     },
     requests,
     counts() {

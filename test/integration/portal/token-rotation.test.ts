@@ -4,6 +4,8 @@ import { createRestClient } from '../../../lib/bitrix24/rest-client.js';
 import { Credentials } from '../../../lib/portal/index.js';
 import { createSecretsManagerStore } from '../../../lib/secrets/secrets-manager-store.js';
 import { Deadline } from '../../../lib/deadline/index.js';
+import { ServiceError } from '../../../lib/errors/index.js';
+import { versionKey } from '../../../lib/portal/credentials.js';
 import { sendTyping } from '../../../lib/imbot/send-typing.js';
 import { startPortal, type FakePortal } from '../../../sandbox/portal/index.js';
 import { oauthBotOn } from '../../../devtools/fixtures.js';
@@ -99,14 +101,75 @@ describe('OAuth token rotation', () => {
     expect(portal.refreshCalls).toHaveLength(1);
   });
 
-  it('sends an event-delivered token to the stored endpoint, falling back to the stored pair when it expired', async () => {
+  it('sends an event-delivered token to the stored endpoint', async () => {
+    // Prepare: the event's token belongs to user 27, the stored pair to user 1; the portal records who called.
     const prefix = uniquePrefix();
     const { secret } = oauthBotOn(portal, 41);
     await putSecret(`${prefix}/portals/${portal.domain}`, secret);
     const c = container(prefix);
     const stored = (await c.credentials.portal(portal.domain))!;
-    const eventToken = portal.issueTokens(secret.oauth.clientId).accessToken;
-    await sendTyping(c.portals, { portal: stored, dialogId: '27', accessToken: eventToken }, Deadline.in(8_000));
-    expect(portal.typingCalls()).toHaveLength(1);
+    const eventToken = portal.issueTokens(secret.oauth.clientId, { userId: 27 }).accessToken;
+    // Act
+    const outcome = await sendTyping(
+      c.portals,
+      { portal: stored, dialogId: '27', accessToken: eventToken },
+      Deadline.in(8_000),
+    );
+    // Assess
+    expect(outcome.refreshed).toBe(false);
+    expect(portal.calls.map((call) => [call.userId, call.status])).toEqual([[27, 200]]);
+  });
+
+  it('falls back to the stored pair, without a refresh, when the event-delivered token has expired', async () => {
+    // Prepare: the event's token (user 27) expired the moment it was issued; the stored pair (user 1) is live.
+    const prefix = uniquePrefix();
+    const { secret } = oauthBotOn(portal, 41);
+    await putSecret(`${prefix}/portals/${portal.domain}`, secret);
+    const c = container(prefix);
+    const stored = (await c.credentials.portal(portal.domain))!;
+    const eventToken = portal.issueTokens(secret.oauth.clientId, { userId: 27, expiresInSeconds: 0 }).accessToken;
+    // Act
+    const outcome = await sendTyping(
+      c.portals,
+      { portal: stored, dialogId: '27', accessToken: eventToken },
+      Deadline.in(8_000),
+    );
+    // Assess
+    expect(outcome.refreshed).toBe(false);
+    expect(portal.calls.map((call) => [call.userId, call.status, call.error])).toEqual([
+      [undefined, 401, 'expired_token'],
+      [1, 200, undefined],
+    ]);
+    expect(portal.refreshCalls).toEqual([]);
+  });
+
+  it('answers 504 UPSTREAM_TIMEOUT without refreshing once all five claim numbers of the token were taken and released', async () => {
+    // Prepare: five earlier attempts on this refresh token each claimed a number and released it after failing.
+    const prefix = uniquePrefix();
+    const { secret } = oauthBotOn(portal, 41);
+    const name = `${prefix}/portals/${portal.domain}`;
+    await putSecret(name, secret);
+    const c = container(prefix);
+    const stored = (await c.credentials.portal(portal.domain))!;
+    for (const generation of ['0', '1', '2', '3', '4']) {
+      await c.credentials.store.claim(name, versionKey('refresh-claim', secret.oauth.refreshToken, generation), 'peer');
+      await c.credentials.store.claim(
+        name,
+        versionKey('refresh-release', secret.oauth.refreshToken, generation),
+        'peer',
+      );
+    }
+    portal.expireAccessTokens();
+    // Act
+    const started = Date.now();
+    const error = await sendTyping(c.portals, { portal: stored, dialogId: '27' }, Deadline.in(8_000)).catch(
+      (e: unknown) => e,
+    );
+    const elapsedMs = Date.now() - started;
+    // Assess: a prompt, retryable answer long before the deadline, and the refresh token left unspent.
+    expect(error).toBeInstanceOf(ServiceError);
+    expect(error).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 504, retryAfterSeconds: 1 });
+    expect(elapsedMs).toBeLessThan(3_000);
+    expect(portal.refreshCalls).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * One Lambda container in an OS process of its own, for the refresh-race tests. Bundled with esbuild by
- * refresh-race.test.ts and started as `node <bundle>`; it shares nothing with its peers but Secrets Manager
+ * One Lambda container in an OS process of its own, for the refresh tests. Bundled with esbuild by
+ * harness.ts and started as `node <bundle>`; it shares nothing with its peers but Secrets Manager
  * (moto) and the loopback portal, exactly like two warm containers of the `/typing` function.
  *
  * Environment: what `typingDependencies` reads (CREDENTIALS_SOURCE, SECRETS_PREFIX, AWS_*), plus

@@ -9,6 +9,8 @@ export class Bitrix24Error extends Error {
   attempts = 1;
   /** `time.operating_reset_at` of the answer (unix seconds), when it carried one. */
   operatingResetAt?: number;
+  /** The `Location` of a redirect answer (`PORTAL_MOVED`): never followed by the client. */
+  location?: string;
 
   constructor(
     readonly code: string,
@@ -49,4 +51,6 @@ export const TRANSPORT = {
   timeout: 'TIMEOUT',
   network: 'NETWORK_ERROR',
   invalidResponse: 'INVALID_RESPONSE',
+  /** The portal answered with a redirect: a renamed portal's old address does (302 to its new one). */
+  moved: 'PORTAL_MOVED',
 } as const;

@@ -60,9 +60,15 @@ export class PortalAuth {
     return this.apps.get(clientId);
   }
 
-  issue(clientId: string, userId: number, ttlSeconds: number): IssuedTokens {
-    const accessToken = randomHex(24);
-    const refreshToken = randomHex(24);
+  /** A new pair; `given` fixes its token values (say, those of a documented example event). */
+  issue(
+    clientId: string,
+    userId: number,
+    ttlSeconds: number,
+    given: { accessToken?: string; refreshToken?: string } = {},
+  ): IssuedTokens {
+    const accessToken = given.accessToken ?? randomHex(24);
+    const refreshToken = given.refreshToken ?? randomHex(24);
     const expiresAtMs = Date.now() + ttlSeconds * 1000;
     this.accessTokens.set(accessToken, { clientId, userId, expiresAtMs, forcedExpired: false });
     this.refreshTokens.set(refreshToken, { clientId, userId, accessToken });

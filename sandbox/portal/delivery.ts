@@ -28,9 +28,39 @@ export class Delivery {
         'content-type': isText ? 'text/html; charset=utf-8' : JSON_TYPE,
         ...lowerHeaderNames(outcome.headers ?? {}),
       };
+      const text = isText ? (outcome.body as string) : JSON.stringify(outcome.body);
+      if (outcome.stream) {
+        this.stream(res, outcome.status, headers, text, outcome.stream);
+        return;
+      }
       res.writeHead(outcome.status, headers);
-      res.end(isText ? (outcome.body as string) : JSON.stringify(outcome.body));
+      res.end(text);
     });
+  }
+
+  /** Headers at once, then the body in pieces without a Content-Length, as a slow or runaway upstream sends it. */
+  private stream(
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    text: string,
+    { chunks, everyMs }: { chunks: number; everyMs: number },
+  ): void {
+    res.writeHead(status, headers);
+    res.flushHeaders();
+    const size = Math.ceil(text.length / Math.max(1, chunks));
+    const pieces = Array.from({ length: Math.max(1, chunks) }, (_, i) => text.slice(i * size, (i + 1) * size));
+    const next = (): void => {
+      if (this.stopped || res.destroyed) return;
+      const piece = pieces.shift();
+      if (piece === undefined) {
+        res.end();
+        return;
+      }
+      res.write(piece);
+      this.later(everyMs, next);
+    };
+    this.later(everyMs, next);
   }
 
   /** Drops every answer still waiting, so closing never waits for a slow script. */

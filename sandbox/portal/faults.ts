@@ -10,10 +10,13 @@ export interface ScriptedTurn {
   delayMs: number;
 }
 
-/** Unwraps `{delayMs, then}`, adding up the delays. */
+/** Unwraps `{delayMs, then}`, adding up the delays; a redirect becomes the answer a server writes for it. */
 function unwrap(scripted: ScriptedResponse, delayMs = 0): ScriptedTurn {
   if ('delayMs' in scripted) {
     return scripted.then ? unwrap(scripted.then, delayMs + scripted.delayMs) : { delayMs: delayMs + scripted.delayMs };
+  }
+  if ('redirect' in scripted) {
+    return { outcome: { status: scripted.status ?? 302, body: '', headers: { location: scripted.redirect } }, delayMs };
   }
   return { outcome: scripted, delayMs };
 }

@@ -25,6 +25,8 @@ export interface Answer {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** Send the body in pieces, without a Content-Length (see `ScriptedResponse`). */
+  stream?: { chunks: number; everyMs: number };
 }
 
 /** What the portal does with a request: answer it, or drop the connection. */

@@ -107,9 +107,9 @@ function portalHandle(parts: PortalParts): FakePortal {
     addApp({ clientId, clientSecret, applicationToken = randomHex(16) }) {
       auth.addApp(clientId, clientSecret, applicationToken);
     },
-    issueTokens(appClientId, { userId = 1, expiresInSeconds = parts.tokenTtlSeconds } = {}) {
+    issueTokens(appClientId, { userId = 1, expiresInSeconds = parts.tokenTtlSeconds, ...given } = {}) {
       if (!auth.app(appClientId)) throw new Error(`unknown app ${appClientId}: call addApp first`);
-      return auth.issue(appClientId, userId, expiresInSeconds);
+      return auth.issue(appClientId, userId, expiresInSeconds, given);
     },
     expireAccessTokens: () => auth.expireAccessTokens(),
     setOperatingCost: (method, seconds) => operating.setCost(method, seconds),
@@ -153,7 +153,16 @@ export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal>
   const oauthUrl = `${listener.url}${OAUTH_TOKEN_PATH}`;
   serve(listener, {
     rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, operating, faults, delivery, record }),
-    oauth: oauthServer({ auth, faults, delivery, refreshCalls, tokenTtlSeconds, clientEndpoint, memberId, oauthUrl }),
+    oauth: oauthServer({
+      auth,
+      faults,
+      delivery,
+      refreshCalls,
+      tokenTtlSeconds,
+      clientEndpoint: opts.publicEndpoint ?? clientEndpoint,
+      memberId,
+      oauthUrl,
+    }),
   });
   const domain = opts.domain ?? 'sandbox.bitrix24.test';
   const addresses = { listener, domain, memberId, clientEndpoint, oauthUrl };

@@ -15,6 +15,12 @@ export interface PortalOptions {
   port?: number;
   /** Called for every REST call received (for a simulator to print). */
   onCall?: (call: PortalCall) => void;
+  /**
+   * The portal's public REST address (`https://<domain>/rest/`), named as `client_endpoint` in the OAuth
+   * server's answers instead of the loopback one: a portal known by its real name, reached by a test through a
+   * `fetch` that maps that name to loopback. Default: the loopback address.
+   */
+  publicEndpoint?: string;
 }
 
 export interface PortalCall {
@@ -25,6 +31,11 @@ export interface PortalCall {
   at: number;
   status: number;
   error?: string;
+  /**
+   * What the real portal would accept but a careful client never does, e.g. `auth in query string` (the token
+   * then lands in every access log on the way). Tests assert there are none.
+   */
+  defects?: string[];
 }
 
 export interface RefreshCall {
@@ -34,10 +45,21 @@ export interface RefreshCall {
   error?: string;
 }
 
+/**
+ * One scripted answer. A `body` of a few MiB is an oversized answer with its length declared; `stream` sends it
+ * without a length, in `chunks` pieces `everyMs` apart after the headers (slow, or oversized and undeclared).
+ * `redirect` answers 302 (or `status`) with that Location, as a renamed portal's old address does.
+ */
 export type ScriptedResponse =
-  | { status: number; body: unknown; headers?: Record<string, string> }
+  | { status: number; body: unknown; headers?: Record<string, string>; stream?: BodyStream }
   | { reset: true }
+  | { redirect: string; status?: 301 | 302 | 303 | 307 | 308 }
   | { delayMs: number; then?: ScriptedResponse };
+
+export interface BodyStream {
+  chunks: number;
+  everyMs: number;
+}
 
 /** A bot as the portal keeps it. `appId` is the owner key the server compares: an OAuth app's client id,
  * or `custom<CLIENT_ID>` for a bot registered through an inbound webhook [im_rest]. */
@@ -74,7 +96,11 @@ export interface FakePortal {
   addWebhook(opts?: { userId?: number; code?: string }): string;
   addBot(opts: { botId: number; code?: string; clientId?: string; appClientId?: string }): void;
   addApp(opts: { clientId: string; clientSecret: string; applicationToken?: string }): void;
-  issueTokens(appClientId: string, opts?: { userId?: number; expiresInSeconds?: number }): IssuedTokens;
+  /** `accessToken` / `refreshToken` fix the token values, e.g. to those of a documented example event. */
+  issueTokens(
+    appClientId: string,
+    opts?: { userId?: number; expiresInSeconds?: number; accessToken?: string; refreshToken?: string },
+  ): IssuedTokens;
   expireAccessTokens(): void;
   /** Every later call of `method` counts as taking `seconds` against its time budget (`OPERATION_TIME_LIMIT`). */
   setOperatingCost(method: string, seconds: number): void;

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bitrix24Error } from '../../../lib/bitrix24/errors.js';
 import { createRestClient, type RestTarget } from '../../../lib/bitrix24/rest-client.js';
@@ -50,6 +52,8 @@ describe('Bitrix24 REST client', () => {
     );
     expect(out.result).toBe(true);
     expect(portal.typingCalls()[0]?.via).toBe('oauth');
+    // The token travels in the body: a query string would carry it into every access log on the way.
+    expect(portal.calls.map((call) => call.defects)).toEqual([undefined]);
   });
 
   it('surfaces a method error with its code and HTTP status', async () => {
@@ -176,5 +180,158 @@ describe('Bitrix24 REST client', () => {
       )
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'expired_token', status: 401, isExpiredToken: true });
+  });
+
+  const limited = { status: 503, body: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' } };
+  const gapsBetween = (calls: Array<{ at: number }>) => calls.slice(1).map((call, i) => call.at - calls[i]!.at);
+
+  it('waits base × 2^(attempt-1) × random() between rate-limited attempts', async () => {
+    // Prepare: random() fixed at 0.5, base 200 ms: waits of 100 ms, then 200 ms
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    portal.script('imbot.chat.sendTyping', [limited, limited]);
+    // Act
+    const out = await client({ backoffBaseMs: 200, backoffCapMs: 1_000, random: () => 0.5 }).call(
+      { kind: 'webhook', url: webhookUrl },
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
+    // Assess
+    const [first, second] = gapsBetween(portal.calls);
+    expect(out.attempts).toBe(3);
+    expect(first).toBeGreaterThanOrEqual(100);
+    expect(first).toBeLessThan(180);
+    expect(second).toBeGreaterThanOrEqual(200);
+    expect(second).toBeLessThan(280);
+  });
+
+  it('never waits longer than the backoff cap', async () => {
+    // Prepare: random() at its maximum, base 400 ms, cap 500 ms: waits of 400 ms, then 500 ms (not 800 ms)
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    portal.script('imbot.chat.sendTyping', [limited, limited]);
+    // Act
+    await client({ backoffBaseMs: 400, backoffCapMs: 500, random: () => 1 }).call(
+      { kind: 'webhook', url: webhookUrl },
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
+    // Assess
+    const [first, second] = gapsBetween(portal.calls);
+    expect(first).toBeGreaterThanOrEqual(400);
+    expect(first).toBeLessThan(480);
+    expect(second).toBeGreaterThanOrEqual(500);
+    expect(second).toBeLessThan(580);
+  });
+
+  it('honours Retry-After given as an HTTP date: the retry comes no sooner than that instant', async () => {
+    // Prepare: a whole second at least 1 s ahead, written as HTTP dates are; no jitter of our own
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    const retryAt = Math.ceil(Date.now() / 1000) * 1000 + 1_000;
+    portal.script('imbot.chat.sendTyping', [
+      { ...limited, headers: { 'retry-after': new Date(retryAt).toUTCString() } },
+    ]);
+    // Act
+    const out = await client({ random: () => 0 }).call(
+      { kind: 'webhook', url: webhookUrl },
+      'imbot.chat.sendTyping',
+      { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+      Deadline.in(5_000),
+    );
+    // Assess
+    expect(out.attempts).toBe(2);
+    expect(portal.calls[1]!.at).toBeGreaterThanOrEqual(retryAt);
+    expect(portal.calls[1]!.at).toBeLessThan(retryAt + 1_100);
+  });
+
+  const bigResult = { result: 'x'.repeat(2 * 1024 * 1024) };
+
+  it('refuses an answer over 1 MiB that declares its length, without retrying', async () => {
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    portal.script('imbot.chat.sendTyping', [{ status: 200, body: bigResult }]);
+    const error = await client()
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Bitrix24Error);
+    expect(error).toMatchObject({
+      code: 'INVALID_RESPONSE',
+      status: 200,
+      description: 'response too large',
+      attempts: 1,
+    });
+  });
+
+  it('refuses an answer over 1 MiB sent without a length, without retrying', async () => {
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    portal.script('imbot.chat.sendTyping', [{ status: 200, body: bigResult, stream: { chunks: 32, everyMs: 5 } }]);
+    const error = await client()
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Bitrix24Error);
+    expect(error).toMatchObject({
+      code: 'INVALID_RESPONSE',
+      status: 200,
+      description: 'response too large',
+      attempts: 1,
+    });
+  });
+
+  it('times out a body that arrives too slowly, even though the headers came at once', async () => {
+    // Prepare: headers at once, then five pieces 400 ms apart; the per-call limit is 300 ms
+    const { webhookUrl, clientId } = webhookBotOn(portal, 39);
+    portal.script('imbot.chat.sendTyping', [
+      { status: 200, body: { result: true }, stream: { chunks: 5, everyMs: 400 } },
+    ]);
+    // Act
+    const started = Date.now();
+    const error = await client({ timeoutMs: 300, maxAttempts: 1 })
+      .call(
+        { kind: 'webhook', url: webhookUrl },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 39, DIALOG_ID: '27', CLIENT_ID: clientId },
+        Deadline.in(5_000),
+      )
+      .catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(Bitrix24Error);
+    expect(error).toMatchObject({ code: 'TIMEOUT', status: 200 });
+    expect(Date.now() - started).toBeLessThan(700);
+  });
+
+  it('does not follow a redirect, so the access token in the body never reaches another host', async () => {
+    // Prepare: the portal answers 307 (body and all re-sent, if followed) towards a server that counts requests
+    const { secret } = oauthBotOn(portal, 41);
+    let captured = 0;
+    const elsewhere = createServer((req, res) => {
+      captured += 1;
+      res.end('{"result":true}');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/rest/imbot.chat.sendTyping.json`;
+    portal.script('imbot.chat.sendTyping', [{ redirect: elsewhereUrl, status: 307 }]);
+    // Act
+    const error = await client()
+      .call(
+        { kind: 'oauth', clientEndpoint: secret.oauth.clientEndpoint, accessToken: secret.oauth.accessToken },
+        'imbot.chat.sendTyping',
+        { BOT_ID: 41, DIALOG_ID: '27' },
+        Deadline.in(5_000),
+      )
+      .catch((e: unknown) => e);
+    await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
+    // Assess
+    expect(error).toBeInstanceOf(Bitrix24Error);
+    expect(error).toMatchObject({ code: 'PORTAL_MOVED', status: 307, attempts: 1 });
+    expect(captured).toBe(0);
   });
 });

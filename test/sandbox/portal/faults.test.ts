@@ -56,8 +56,12 @@ describe('scripted responses', () => {
     // Act
     const attempt = fetch(`${hook}profile`, { method: 'POST' });
 
-    // Assess
-    await expect(attempt).rejects.toThrow();
+    // Assess: undici reports a dropped socket as "fetch failed" caused by "other side closed"
+    await expect(attempt).rejects.toMatchObject({
+      name: 'TypeError',
+      message: 'fetch failed',
+      cause: { code: 'UND_ERR_SOCKET' },
+    });
     expect(p.calls[0]).toMatchObject({ status: 0, error: 'ECONNRESET' });
   });
 
@@ -78,5 +82,54 @@ describe('scripted responses', () => {
     expect(fastAt).toBeLessThan(300);
     expect(r.body.result).toBe('slow');
     expect(at).toBeGreaterThanOrEqual(390);
+  });
+
+  it('redirects to the Location it was given, as the old address of a renamed portal does', async () => {
+    // Prepare
+    const { hook, p } = await seeded();
+    p.script('profile', [{ redirect: 'https://renamed.bitrix24.test/rest/1/abc123/profile', status: 307 }]);
+
+    // Act
+    const reply = await fetch(`${hook}profile`, { method: 'POST', redirect: 'manual' });
+
+    // Assess
+    expect(reply.status).toBe(307);
+    expect(reply.headers.get('location')).toBe('https://renamed.bitrix24.test/rest/1/abc123/profile');
+    expect(p.calls.map((c) => [c.method, c.status])).toEqual([['profile', 307]]);
+  });
+
+  it('streams a body slowly and without a Content-Length: headers at once, the last byte after every piece', async () => {
+    // Prepare
+    const { hook, p } = await seeded();
+    p.script('app.info', [{ status: 200, body: { result: 'slow' }, stream: { chunks: 4, everyMs: 100 } }]);
+
+    // Act
+    const started = Date.now();
+    const reply = await fetch(`${hook}app.info`, { method: 'POST' });
+    const headersAt = Date.now() - started;
+    const text = await reply.text();
+    const bodyAt = Date.now() - started;
+
+    // Assess
+    expect(reply.headers.get('content-length')).toBe(null);
+    expect(reply.headers.get('transfer-encoding')).toBe('chunked');
+    expect(headersAt).toBeLessThan(90);
+    expect(bodyAt).toBeGreaterThanOrEqual(490);
+    expect(text).toBe('{"result":"slow"}');
+  });
+
+  it('notes an access token sent in the query string as a defect, and one sent in the body as none', async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+
+    // Act
+    await fetch(`${p.clientEndpoint}profile?auth=${tokens.accessToken}`, { method: 'POST' });
+    await postJson(`${p.clientEndpoint}profile`, { auth: tokens.accessToken });
+
+    // Assess
+    expect(p.calls.map((c) => [c.status, c.defects])).toEqual([
+      [200, ['auth in query string']],
+      [200, undefined],
+    ]);
   });
 });

@@ -57,6 +57,35 @@ describe('OAuth refresh', () => {
     expect(p.calls.every((c) => c.method === 'profile')).toBe(true);
   });
 
+  it('redeems a pair issued with given token values, and names its public endpoint when it has one', async () => {
+    // Prepare: the portal of a documented example, reached through loopback but known by its real name
+    const p = await portal({
+      memberId: 'a223c6b3710f85df22e9377d6c4f7553',
+      publicEndpoint: 'https://some-domain.bitrix24.com/rest/',
+    });
+    p.addApp({ clientId: 'app.one', clientSecret: 's3cret' });
+    p.issueTokens('app.one', {
+      accessToken: 's6p6eclrvim6da22ft9ch94ekreb52lv',
+      refreshToken: '4s386p3q0tr8dy89xvmt96234v3dljg8',
+    });
+
+    // Act
+    const refreshed = await getJson(
+      refreshUrl(p, {
+        client_id: 'app.one',
+        client_secret: 's3cret',
+        refresh_token: '4s386p3q0tr8dy89xvmt96234v3dljg8',
+      }),
+    );
+
+    // Assess
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({
+      client_endpoint: 'https://some-domain.bitrix24.com/rest/',
+      member_id: 'a223c6b3710f85df22e9377d6c4f7553',
+    });
+  });
+
   it('refreshes after expireAccessTokens() through a form POST', async () => {
     // Prepare
     const { p, tokens } = await seeded();

@@ -129,7 +129,9 @@ describe('POST /bitrix/events through serverless-offline', () => {
     };
     const forged = await deliver(installEvent(sender, { accessToken: random(20), refreshToken: random(20) }));
     expect(forged.status).toBe(401);
-    await expect(readSecret(`${prefix}/portals/127.0.0.1`)).rejects.toThrow();
+    await expect(readSecret(`${prefix}/portals/127.0.0.1`)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
 
     const genuine = await deliver(installEvent(sender, installPortal.issueTokens(app.clientId)));
     expect(genuine.status).toBe(200);

@@ -332,7 +332,9 @@ describe('POST /bitrix/events: install', () => {
       installEvent(sender(random(16)), { accessToken: random(20), refreshToken: random(20) }),
     );
     expect(response.statusCode).toBe(401);
-    await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toThrow();
+    await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 
   it('refuses an install for a domain off the allow-list without calling the OAuth server', async () => {
@@ -352,7 +354,9 @@ describe('POST /bitrix/events: install', () => {
       withField(installEvent(sender(random(16)), tokens), 'auth[member_id]', random(16)),
     );
     expect(response.statusCode).toBe(401);
-    await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toThrow();
+    await expect(readSecret(`${installPrefix}/portals/127.0.0.1`)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 
   it('refuses a genuine token of one portal presented as an install of another domain', async () => {
@@ -364,7 +368,9 @@ describe('POST /bitrix/events: install', () => {
       withField(installEvent(sender(random(16)), tokens), 'auth[domain]', '127.0.0.2'),
     );
     expect(response.statusCode).toBe(401);
-    await expect(readSecret(`${installPrefix}/portals/127.0.0.2`)).rejects.toThrow();
+    await expect(readSecret(`${installPrefix}/portals/127.0.0.2`)).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 
   it("stores a genuine install, after which the portal's next event verifies and shows typing", async () => {
@@ -399,5 +405,80 @@ describe('POST /bitrix/events: install', () => {
     const { handler } = eventsHandler({ SECRETS_PREFIX: uniquePrefix() });
     const response = await deliver(handler, installEvent(sender(random(16)), portal.issueTokens(app.clientId)));
     expect(response.statusCode).toBe(401);
+  });
+});
+
+describe('POST /bitrix/events: an expired stored pair while installs are off', () => {
+  // This function may not write secrets then, so it must never spend the portal's rotating refresh token.
+  let portal: FakePortal;
+  let pairPrefix: string;
+  let bot: ReturnType<typeof oauthBotOn>;
+  let sender: EventPortal;
+  beforeAll(async () => {
+    portal = await startPortal({ domain: 'expired.bitrix24.test' });
+    pairPrefix = uniquePrefix();
+    bot = oauthBotOn(portal, 41);
+    await putSecret(`${pairPrefix}/portals/${portal.domain}`, bot.secret);
+    sender = {
+      domain: portal.domain,
+      memberId: portal.memberId,
+      clientEndpoint: 'https://evil.example/rest/',
+      applicationToken: bot.applicationToken,
+    };
+  });
+  afterAll(async () => {
+    await portal.close();
+  });
+  const runtime = () => eventsHandler({ SECRETS_PREFIX: pairPrefix, OAUTH_SERVER: portal.url });
+
+  it('answers 200, logs the expired token for replay and makes no refresh call', async () => {
+    // Prepare: the event's bot token and the stored pair have both expired.
+    const eventToken = portal.issueTokens(bot.clientId).accessToken;
+    portal.expireAccessTokens();
+    const { handler, records } = runtime();
+    // Act
+    const response = await deliver(
+      handler,
+      messageEvent(sender, { botId: 41, accessToken: eventToken, clientId: bot.clientId }, { dialogId: 'chat7' }),
+    );
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(portal.refreshCalls).toEqual([]);
+    expect(portal.calls.map((call) => call.error)).toEqual(['expired_token', 'expired_token']);
+    expect(records().find((r) => r.message === 'typing for event failed')).toMatchObject({
+      outcome: 'UPSTREAM_ERROR',
+      upstreamCode: 'expired_token',
+      replay: { portal: 'expired.bitrix24.test', botId: 41, dialogId: 'chat7' },
+    });
+    const stored = await readSecret<typeof bot.secret>(`${pairPrefix}/portals/${portal.domain}`);
+    expect(stored.oauth.refreshToken).toBe(bot.secret.oauth.refreshToken);
+  });
+
+  it('uses the pair a /typing container stored meanwhile, still without a refresh call', async () => {
+    // Prepare: this container has the expired pair cached; a peer has since stored a live one.
+    const { handler } = runtime();
+    portal.expireAccessTokens();
+    const expired = portal.issueTokens(bot.clientId).accessToken;
+    portal.expireAccessTokens();
+    await deliver(handler, messageEvent(sender, { botId: 41, accessToken: expired, clientId: bot.clientId }));
+    const live = portal.issueTokens(bot.clientId, { userId: 5 });
+    await putSecret(`${pairPrefix}/portals/${portal.domain}`, {
+      ...bot.secret,
+      oauth: { ...bot.secret.oauth, accessToken: live.accessToken, refreshToken: live.refreshToken },
+    });
+    portal.resetCalls();
+    // Act
+    const response = await deliver(
+      handler,
+      messageEvent(sender, { botId: 41, accessToken: expired, clientId: bot.clientId }, { dialogId: 'chat8' }),
+    );
+    // Assess: the event's token fails, the cached pair fails, the freshly read pair (user 5) types.
+    expect(response.statusCode).toBe(200);
+    expect(portal.refreshCalls).toEqual([]);
+    expect(portal.calls.map((call) => [call.userId, call.error])).toEqual([
+      [undefined, 'expired_token'],
+      [undefined, 'expired_token'],
+      [5, undefined],
+    ]);
   });
 });

@@ -74,8 +74,11 @@ export function openSecrets(values: OptionValues, io: Io): SecretsContext {
 
 function portalsAmong(names: string[], prefix: string): string[] {
   const start = `${prefix}/portals/`;
-  return names
-    .filter((name) => name.startsWith(start) && name.length > start.length)
-    .map((name) => name.slice(start.length))
-    .sort();
+  return (
+    names
+      // `portals/members/<id>` is the member-id index, not a portal.
+      .filter((name) => name.startsWith(start) && name.length > start.length && !name.slice(start.length).includes('/'))
+      .map((name) => name.slice(start.length))
+      .sort()
+  );
 }

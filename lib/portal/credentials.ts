@@ -24,9 +24,26 @@ export interface AppCredentials {
 export function secretNames(prefix: string) {
   return {
     portal: (domain: string) => `${prefix}/portals/${domain}`,
+    // A member id names one portal for good, whatever its address: the index that finds a renamed portal. Under
+    // `portals/` so the functions' existing grants cover it; a domain always has a dot, `members/...` never.
+    member: (memberId: string) => `${prefix}/portals/members/${memberId}`,
     typingKeys: `${prefix}/typing-keys`,
     app: `${prefix}/app`,
   };
+}
+
+const MEMBER_ID = /^[A-Za-z0-9]{1,64}$/;
+
+function parseMemberIndex(raw: string, name: string): string {
+  let domain: unknown;
+  try {
+    domain = (JSON.parse(raw) as { domain?: unknown } | null)?.domain;
+  } catch {
+    domain = undefined;
+  }
+  const normalized = typeof domain === 'string' ? normalizeDomain(domain) : undefined;
+  if (!normalized) throw new CredentialsFormatError(`secret ${name}: needs {"domain": "<portal host>"}`);
+  return normalized;
 }
 
 /** A deterministic Secrets Manager ClientRequestToken (32–64 chars) that reveals nothing of its input. */
@@ -108,6 +125,28 @@ export class Credentials {
     return this.read(this.names.portal(normalized), parsePortalCredentials, fresh);
   }
 
+  /** The domain last stored for a portal's member id, or `undefined` when none is (or the id is malformed). */
+  async domainOfMember(memberId: string): Promise<string | undefined> {
+    if (!MEMBER_ID.test(memberId)) return undefined;
+    return this.read(this.names.member(memberId), parseMemberIndex);
+  }
+
+  /**
+   * Points the member-id index at `portal.domain`. A failure is logged, not thrown: the index only helps find a
+   * portal after it is renamed, and must not fail the write it follows.
+   */
+  async indexMember(portal: PortalCredentials): Promise<void> {
+    if (portal.memberId === undefined || !MEMBER_ID.test(portal.memberId)) return;
+    const name = this.names.member(portal.memberId);
+    try {
+      if ((await this.domainOfMember(portal.memberId)) === portal.domain) return;
+      const raw = JSON.stringify({ domain: portal.domain });
+      if ((await this.store.write(name, raw)) === 'written') this.cache.set(name, raw);
+    } catch (error) {
+      this.logger.warn('member id index not written', { secret: name, portal: portal.domain, error });
+    }
+  }
+
   async typingKeys(): Promise<string[]> {
     const keys = await this.read(this.names.typingKeys, (raw, name) =>
       parseTypingKeys(raw, name, (index, bytes) =>
@@ -164,6 +203,8 @@ export class Credentials {
       throw error;
     }
     if (outcome === 'written') this.cache.set(name, raw);
+    // Token rotations (written under a key) change nothing the index holds; installs and operators' writes do.
+    if (outcome === 'written' && options.key === undefined) await this.indexMember(portal);
     return outcome;
   }
 

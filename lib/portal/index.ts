@@ -7,6 +7,7 @@ export * from './credentials.js';
 export * from './portal-credentials.js';
 export * from './portal-client.js';
 export * from './method-blocks.js';
+export * from './renamed-portals.js';
 export { parseTypingKeys } from './typing-keys.js';
 export { rotateAccessToken } from './token-rotation.js';
 export { DEFAULT_OPERATION_WAIT_SECONDS, upstreamFailure } from './upstream-errors.js';

@@ -12,6 +12,7 @@ import type { Logger } from '../logging/index.js';
 import type { Credentials } from './credentials.js';
 import type { PortalCredentials } from './portal-credentials.js';
 import { createMemoryMethodBlocks, withMethodBlocks } from './method-blocks.js';
+import { withRenamedPortals } from './renamed-portals.js';
 import { rotateAccessToken } from './token-rotation.js';
 
 export interface PortalCallOptions extends CallOptions {
@@ -52,8 +53,9 @@ export function portalClientFromConfig(
     oauthServer: config.oauthServer,
     deadTokenMemoryMs: config.deadRefreshTokenMemoryMs,
   });
-  // A method whose time budget the portal reported spent waits here until it resets (per container for now).
-  return withMethodBlocks(client, createMemoryMethodBlocks(), logger);
+  // A method whose time budget the portal reported spent waits here until it resets (per container for now); a
+  // renamed portal's redirect leads only to the credentials stored for its verified new domain.
+  return withRenamedPortals(withMethodBlocks(client, createMemoryMethodBlocks(), logger), credentials, logger);
 }
 
 /** REST calls on behalf of a stored portal: picks the URL form and refreshes an expired OAuth token once. */

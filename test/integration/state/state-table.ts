@@ -9,11 +9,11 @@ import {
 import { powertoolsIdempotency } from '../../../lib/state/powertools-idempotency.js';
 import { ensureStateTable } from '../../../scripts/state-table.mjs';
 import { captureLogger } from '../../support/logs.js';
-import { oneAtATime } from './one-at-a-time-proxy.js';
+import { startSerialProxy } from '../../../devtools/serial-proxy.js';
 
 export interface StateTable {
   tableName: string;
-  /** Where the emulated containers reach the table: moto, one request at a time. */
+  /** Where the emulated containers reach the table: moto, one request at a time (devtools/serial-proxy.ts). */
   endpoint: string;
 }
 
@@ -28,7 +28,7 @@ export function useStateTable(): StateTable {
     const moto = process.env.AWS_ENDPOINT_URL_DYNAMODB as string;
     table.tableName = `state-${randomUUID()}`;
     await ensureStateTable({ endpoint: moto, tableName: table.tableName, region: process.env.AWS_REGION });
-    proxy = await oneAtATime(moto);
+    proxy = await startSerialProxy(moto);
     table.endpoint = proxy.url;
   });
   afterAll(async () => {

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { toBotEvent, type BotEvent } from '../../../lib/events/bot-event.js';
+import { parseFormBody } from '../../../lib/events/form-body.js';
+import { verifyEventOrRenamed } from '../../../lib/events/renamed-portal.js';
+import { Credentials, parsePortalCredentials, type PortalCredentials } from '../../../lib/portal/index.js';
+import { encodeForm, messageEvent, withField, type EventPortal } from '../../support/bot-events.js';
+import { captureLogger } from '../../support/logs.js';
+import { MemoryStore } from '../../support/memory-store.js';
+import { ServiceError } from '../../../lib/errors/index.js';
+
+/**
+ * Portals can change their address: events then arrive with the new `auth[domain]`, the same `member_id` and
+ * token. The portal is recognised by its member id, its credentials moved, and an audit line written.
+ */
+const PREFIX = 'bitrix24-typing/test';
+const MEMBER_ID = 'bac1cd5c8940947a75e0d71b1a84e348';
+const CLIENT_ID = 'typingbotclientid0000000000000001';
+const old: PortalCredentials = {
+  domain: 'old.bitrix24.com',
+  memberId: MEMBER_ID,
+  botId: 39,
+  webhook: { url: 'https://old.bitrix24.com/rest/1/k3yc0de9x7w2q4/', clientId: CLIENT_ID },
+};
+const sender: EventPortal = {
+  domain: 'new.bitrix24.com',
+  memberId: MEMBER_ID,
+  clientEndpoint: 'https://new.bitrix24.com/rest/',
+  applicationToken: CLIENT_ID,
+};
+const eventOf = (fields: Array<[string, string]>): BotEvent =>
+  toBotEvent(parseFormBody(Buffer.from(encodeForm(fields))));
+
+function setUp(options: { indexed?: boolean; stored?: PortalCredentials[] } = {}) {
+  const store = new MemoryStore();
+  for (const secret of options.stored ?? [old]) {
+    store.values.set(`${PREFIX}/portals/${secret.domain}`, JSON.stringify(secret));
+  }
+  if (options.indexed !== false) {
+    store.values.set(`${PREFIX}/portals/members/${MEMBER_ID}`, JSON.stringify({ domain: old.domain }));
+  }
+  const capture = captureLogger();
+  const credentials = new Credentials(store, PREFIX, capture.logger, { ttlMs: 60_000, staleMs: 0 });
+  return { store, credentials, capture };
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<ServiceError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ServiceError);
+  return error as ServiceError;
+}
+
+const stored = (store: MemoryStore, domain: string) => {
+  const raw = store.values.get(`${PREFIX}/portals/${domain}`);
+  return raw === undefined ? undefined : parsePortalCredentials(raw, domain);
+};
+
+describe('verifyEventOrRenamed', () => {
+  it('recognises a renamed portal by its member id and moves its credentials to the new domain', async () => {
+    // Prepare: old behaviour answered 401 EVENT_UNVERIFIED (no secret under the new name).
+    const { store, credentials, capture } = setUp();
+
+    // Act
+    const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+      logger: capture.logger,
+      mayStore: true,
+    });
+
+    // Assess
+    expect(portal).toMatchObject({
+      domain: 'new.bitrix24.com',
+      memberId: MEMBER_ID,
+      webhook: { url: 'https://new.bitrix24.com/rest/1/k3yc0de9x7w2q4/', clientId: CLIENT_ID },
+    });
+    expect(stored(store, 'new.bitrix24.com')).toEqual(portal);
+    expect(JSON.parse(store.values.get(`${PREFIX}/portals/members/${MEMBER_ID}`) ?? '{}')).toEqual({
+      domain: 'new.bitrix24.com',
+    });
+    expect(
+      capture.records().find((r) => r.message === 'portal renamed: credentials moved to its new domain'),
+    ).toMatchObject({
+      level: 'warn',
+      portal: 'new.bitrix24.com',
+      renamedFrom: 'old.bitrix24.com',
+      memberId: MEMBER_ID,
+      stored: true,
+    });
+  });
+
+  it('serves the event but stores nothing where the function may not write secrets, and says so at error level', async () => {
+    // Prepare
+    const { store, credentials, capture } = setUp();
+
+    // Act
+    const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+      logger: capture.logger,
+      mayStore: false,
+    });
+    const again = await credentials.portal('new.bitrix24.com');
+
+    // Assess
+    expect(portal.domain).toBe('new.bitrix24.com');
+    expect(again).toEqual(portal);
+    expect(stored(store, 'new.bitrix24.com')).toBeUndefined();
+    expect(capture.records().find((r) => r.message?.toString().startsWith('portal renamed'))).toMatchObject({
+      level: 'error',
+      stored: false,
+    });
+  });
+
+  it.each([
+    ['a wrong token', withField(messageEvent(sender, { botId: 39 }), 'auth[application_token]', 'x'.repeat(32))],
+    ['another member id', withField(messageEvent(sender, { botId: 39 }), 'auth[member_id]', 'f'.repeat(32))],
+  ])('refuses an event from an unknown domain with %s as before', async (_label, fields) => {
+    const { store, credentials, capture } = setUp();
+    const error = await refusalOf(
+      verifyEventOrRenamed(credentials, eventOf(fields), { logger: capture.logger, mayStore: true }),
+    );
+    expect(error.code).toBe('EVENT_UNVERIFIED');
+    expect(stored(store, 'new.bitrix24.com')).toBeUndefined();
+  });
+
+  it('refuses when no portal is indexed under the member id', async () => {
+    const { credentials, capture } = setUp({ indexed: false });
+    const error = await refusalOf(
+      verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+        logger: capture.logger,
+        mayStore: true,
+      }),
+    );
+    expect(error.code).toBe('EVENT_UNVERIFIED');
+  });
+
+  it('refuses when the indexed portal carries another member id (the index is only a hint)', async () => {
+    const { credentials, capture } = setUp({ stored: [{ ...old, memberId: 'a'.repeat(32) }] });
+    const error = await refusalOf(
+      verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+        logger: capture.logger,
+        mayStore: true,
+      }),
+    );
+    expect(error.code).toBe('EVENT_UNVERIFIED');
+  });
+});
+
+describe('the member-id index', () => {
+  it('is written when a portal is stored, and not by a token rotation', async () => {
+    // Prepare
+    const { store, credentials } = setUp({ indexed: false, stored: [] });
+
+    // Act
+    await credentials.savePortal(old);
+    const afterSave = store.values.get(`${PREFIX}/portals/members/${MEMBER_ID}`);
+    store.values.delete(`${PREFIX}/portals/members/${MEMBER_ID}`);
+    await credentials.savePortal({ ...old, botId: 40 }, { key: 'rotation-key' });
+
+    // Assess
+    expect(JSON.parse(afterSave ?? '{}')).toEqual({ domain: 'old.bitrix24.com' });
+    expect(store.values.has(`${PREFIX}/portals/members/${MEMBER_ID}`)).toBe(false);
+  });
+});

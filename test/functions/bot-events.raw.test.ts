@@ -57,7 +57,15 @@ async function deliver(handler: ReturnType<typeof createBotEventsHandler>, body:
 }
 
 /** The docs' portal, served by a loopback portal whose OAuth application owns `botId`, its pair stored. */
-async function oauthPortalOf(memberId: string, applicationToken: string, botId: number) {
+async function oauthPortalOf({
+  memberId,
+  applicationToken,
+  botId,
+}: {
+  memberId: string;
+  applicationToken: string;
+  botId: number;
+}) {
   const portal = await loopbackPortal({ domain: DOMAIN, memberId });
   portal.addApp({ clientId: DOCS_CLIENT_ID, clientSecret: 'docs-example-secret', applicationToken });
   portal.addBot({ botId, appClientId: DOCS_CLIENT_ID });
@@ -86,17 +94,29 @@ describe('POST /bitrix/events: documented example bodies, byte for byte', () => 
     {
       fixture: 'message-oauth-bot',
       // Sic: the docs' top-level auth[application_token] is 30 characters, unlike the bot's; it is what we store.
-      portal: ['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b66c3a720757', 567] as const,
+      portal: {
+        memberId: 'bac1cd5c8940947a75e0d71b1a84e348',
+        applicationToken: '831c76b092f9f135d9b66c3a720757',
+        botId: 567,
+      },
       typing: { BOT_ID: 567, DIALOG_ID: '27' },
     },
     {
       fixture: 'command-oauth-bot',
-      portal: ['d897063e1ce7c5eb9f04b9751eef5915', '8e3ab48a764a9b02700e759d59e91125', 1291] as const,
+      portal: {
+        memberId: 'd897063e1ce7c5eb9f04b9751eef5915',
+        applicationToken: '8e3ab48a764a9b02700e759d59e91125',
+        botId: 1291,
+      },
       typing: { BOT_ID: 1291, DIALOG_ID: '1269' },
     },
     {
       fixture: 'join-oauth-bot',
-      portal: ['bac1cd5c8940947a75e0d71b1a84e348', '831c76b092f9f135d9b6b36c3a720757', 571] as const,
+      portal: {
+        memberId: 'bac1cd5c8940947a75e0d71b1a84e348',
+        applicationToken: '831c76b092f9f135d9b6b36c3a720757',
+        botId: 571,
+      },
       typing: { BOT_ID: 571, DIALOG_ID: 'chat1157' },
     },
   ];
@@ -104,7 +124,7 @@ describe('POST /bitrix/events: documented example bodies, byte for byte', () => 
     for (const base64 of [true, false])
       it(`${c.fixture}: verifies and types for bot ${c.typing.BOT_ID} in dialog ${c.typing.DIALOG_ID} (${base64 ? 'base64' : 'raw'})`, async () => {
         // Prepare
-        const { portal, prefix } = await oauthPortalOf(...c.portal);
+        const { portal, prefix } = await oauthPortalOf(c.portal);
         const handler = createBotEventsHandler(botEventsDependencies(env(prefix), { logger: captureLogger().logger }));
         // Act
         const answer = await deliver(handler, raw(c.fixture), base64);

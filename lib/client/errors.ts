@@ -61,6 +61,8 @@ export const PERMANENT_UPSTREAM_CODES: ReadonlySet<string> = new Set([
   'PAYMENT_REQUIRED',
   // A manual block of the portal's REST API for this application, lifted only by the portal's support.
   'OVERLOAD_LIMIT',
+  // The portal's address redirects to a host holding no credentials of the same portal: an operator must act.
+  'PORTAL_MOVED',
   'invalid_grant',
   'invalid_client',
 ]);

@@ -9,7 +9,7 @@ import { readBody } from './form-body.js';
 import { PortalBots } from './imbot-methods.js';
 import { LeakyBucket } from './leaky-bucket.js';
 import { OperatingTime } from './operating-time.js';
-import { oauthServer } from './oauth-server.js';
+import { OAuthPolicy, oauthServer } from './oauth-server.js';
 import { restEndpoint } from './rest-endpoint.js';
 import { restMethods } from './rest-methods.js';
 import { JSON_TYPE, type InboundRequest } from './rest-protocol.js';
@@ -29,6 +29,8 @@ interface Endpoints {
 /** What the handle reads and changes: the portal's name and addresses, its state and its records. */
 interface PortalParts {
   listener: Listener;
+  oauthListener: Listener;
+  policy: OAuthPolicy;
   domain: string;
   memberId: string;
   clientEndpoint: string;
@@ -94,7 +96,8 @@ function portalHandle(parts: PortalParts): FakePortal {
     memberId: parts.memberId,
     clientEndpoint: parts.clientEndpoint,
     oauthUrl: parts.oauthUrl,
-    serverEndpoint: parts.clientEndpoint,
+    oauthServer: parts.oauthListener.url,
+    serverEndpoint: `${parts.oauthListener.url}/rest/`,
     calls,
     refreshCalls,
     bots: bots.byId,
@@ -112,6 +115,8 @@ function portalHandle(parts: PortalParts): FakePortal {
       return auth.issue(appClientId, userId, expiresInSeconds, given);
     },
     expireAccessTokens: () => auth.expireAccessTokens(),
+    expireAppPayment: (clientId) => parts.policy.expiredPayments.add(clientId),
+    setAppScope: (clientId, scopes) => parts.policy.scopes.set(clientId, scopes),
     setOperatingCost: (method, seconds) => operating.setCost(method, seconds),
     script: (method, responses) => faults.script(method, responses),
     setLatency: (ms) => delivery.setLatency(ms),
@@ -123,7 +128,7 @@ function portalHandle(parts: PortalParts): FakePortal {
       if (closed) return;
       closed = true;
       delivery.stop();
-      await listener.close();
+      await Promise.all([listener.close(), parts.oauthListener.close()]);
     },
   };
 }
@@ -149,12 +154,15 @@ export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal>
   };
 
   const listener = await listenOnLoopback(opts.port ?? 0);
+  const oauthListener = await listenOnLoopback(opts.oauthPort ?? 0);
   const clientEndpoint = `${listener.url}/rest/`;
-  const oauthUrl = `${listener.url}${OAUTH_TOKEN_PATH}`;
-  serve(listener, {
-    rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, operating, faults, delivery, record }),
-    oauth: oauthServer({
+  const oauthUrl = `${oauthListener.url}${OAUTH_TOKEN_PATH}`;
+  const policy = new OAuthPolicy();
+  const oauthOn = (host: RefreshCall['host']) =>
+    oauthServer({
       auth,
+      policy,
+      host,
       faults,
       delivery,
       refreshCalls,
@@ -162,9 +170,20 @@ export async function startPortal(opts: PortalOptions = {}): Promise<FakePortal>
       clientEndpoint: opts.publicEndpoint ?? clientEndpoint,
       memberId,
       oauthUrl,
-    }),
+    });
+  serve(listener, {
+    rest: restEndpoint({ auth, methods: restMethods(auth, bots), bucket, operating, faults, delivery, record }),
+    oauth: oauthOn('portal'),
+  });
+  // The OAuth server's own host answers only its token endpoint.
+  serve(oauthListener, {
+    rest: ({ res }) => {
+      res.writeHead(404, { 'content-type': JSON_TYPE });
+      res.end(JSON.stringify({ error: 'NOT_FOUND', error_description: 'Not found' }));
+    },
+    oauth: oauthOn('oauth'),
   });
   const domain = opts.domain ?? 'sandbox.bitrix24.test';
-  const addresses = { listener, domain, memberId, clientEndpoint, oauthUrl };
+  const addresses = { listener, oauthListener, policy, domain, memberId, clientEndpoint, oauthUrl };
   return portalHandle({ ...addresses, tokenTtlSeconds, auth, bots, operating, faults, delivery, calls, refreshCalls });
 }

@@ -13,6 +13,8 @@ export interface PortalOptions {
   operatingLimitSeconds?: number;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
+  /** Port on 127.0.0.1 of the OAuth server, a host of its own as on the platform; default 0 (any free port). */
+  oauthPort?: number;
   /** Called for every REST call received (for a simulator to print). */
   onCall?: (call: PortalCall) => void;
   /**
@@ -43,6 +45,9 @@ export interface RefreshCall {
   clientId: string;
   ok: boolean;
   error?: string;
+  /** `oauth`: the OAuth server's own host, as on the platform; `portal`: the portal's host, which a real portal
+   * never answers on (kept so tests that point OAUTH_SERVER at the portal still run). */
+  host: 'oauth' | 'portal';
 }
 
 /**
@@ -87,7 +92,11 @@ export interface FakePortal {
   domain: string;
   memberId: string;
   clientEndpoint: string;
+  /** The OAuth server's token URL, on its own host. */
   oauthUrl: string;
+  /** The OAuth server's origin (what OAUTH_SERVER names), not the portal's. */
+  oauthServer: string;
+  /** `server_endpoint` as the platform reports it: the OAuth server's `/rest/`, not the portal's. */
   serverEndpoint: string;
   calls: PortalCall[];
   typingCalls(): PortalCall[];
@@ -102,6 +111,10 @@ export interface FakePortal {
     opts?: { userId?: number; expiresInSeconds?: number; accessToken?: string; refreshToken?: string },
   ): IssuedTokens;
   expireAccessTokens(): void;
+  /** The application's trial or paid period ends: its refreshes answer PAYMENT_REQUIRED. */
+  expireAppPayment(clientId: string): void;
+  /** The scopes on the application card (default im, imbot); a refresh asking for more answers invalid_scope. */
+  setAppScope(clientId: string, scopes: string[]): void;
   /** Every later call of `method` counts as taking `seconds` against its time budget (`OPERATION_TIME_LIMIT`). */
   setOperatingCost(method: string, seconds: number): void;
   /** The next N calls of `method` (or '*' for any REST method; '/oauth/token/' for the OAuth endpoint)

@@ -42,7 +42,7 @@ beforeAll(async () => {
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
-    OAUTH_SERVER: installPortal.url,
+    OAUTH_SERVER: installPortal.oauthServer,
   });
 });
 afterAll(async () => {

@@ -43,7 +43,7 @@ async function scene(extra: Record<string, string> = {}) {
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
-    OAUTH_SERVER: portal.url,
+    OAUTH_SERVER: portal.oauthServer,
     BITRIX24_TIMEOUT_MS: '1000',
     EVENTS_REFUSAL_FLOOR_MS: '0',
     ...extra,

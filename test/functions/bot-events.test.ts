@@ -303,7 +303,7 @@ describe('POST /bitrix/events: install', () => {
     SECRETS_PREFIX: installPrefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
-    OAUTH_SERVER: portal.url,
+    OAUTH_SERVER: portal.oauthServer,
   });
 
   beforeAll(async () => {
@@ -429,7 +429,7 @@ describe('POST /bitrix/events: an expired stored pair while installs are off', (
   afterAll(async () => {
     await portal.close();
   });
-  const runtime = () => eventsHandler({ SECRETS_PREFIX: pairPrefix, OAUTH_SERVER: portal.url });
+  const runtime = () => eventsHandler({ SECRETS_PREFIX: pairPrefix, OAUTH_SERVER: portal.oauthServer });
 
   it('answers 200, logs the expired token for replay and makes no refresh call', async () => {
     // Prepare: the event's bot token and the stored pair have both expired.

@@ -313,12 +313,13 @@ describe('POST /typing', () => {
     const bot = oauthBotOn(portal, 41);
     await putSecret(`${oauthPrefix}/portals/${portal.domain}`, bot.secret);
     portal.expireAccessTokens();
-    const { handler, lines } = typingHandler({ SECRETS_PREFIX: oauthPrefix, OAUTH_SERVER: portal.url });
+    const { handler, lines } = typingHandler({ SECRETS_PREFIX: oauthPrefix, OAUTH_SERVER: portal.oauthServer });
     // Act
     const response = await call(handler, signedTypingEvent({ portal: portal.domain, dialogId: 'chat5' }, key));
     // Assess
     expect(response.statusCode).toBe(200);
-    expect(portal.refreshCalls.filter((r) => r.clientId === bot.clientId)).toHaveLength(1);
+    // At the OAuth server's own host, as on the platform, not at the portal.
+    expect(portal.refreshCalls.filter((r) => r.clientId === bot.clientId).map((r) => r.host)).toEqual(['oauth']);
     const stored = await readSecret<typeof bot.secret>(`${oauthPrefix}/portals/${portal.domain}`);
     expect(stored.oauth.refreshToken).not.toBe(bot.secret.oauth.refreshToken);
     for (const secret of [stored.oauth.accessToken, stored.oauth.refreshToken, bot.clientSecret, key]) {

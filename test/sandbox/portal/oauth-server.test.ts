@@ -17,6 +17,59 @@ describe('OAuth refresh', () => {
     expect(new URL('/oauth/token/', p.serverEndpoint).toString()).toBe(p.oauthUrl);
   });
 
+  it('runs on a host of its own, as oauth.bitrix.info is not the portal', async () => {
+    // Prepare: old behaviour named the portal itself as server_endpoint and OAuth server.
+    const { p, tokens } = await seeded();
+
+    // Act
+    const refreshed = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }),
+    );
+    const restOnOAuthHost = await postJson(`${p.oauthServer}/rest/profile`, { auth: refreshed.body.access_token });
+
+    // Assess
+    expect(new URL(p.serverEndpoint).origin).toBe(p.oauthServer);
+    expect(p.oauthServer).not.toBe(p.url);
+    expect(refreshed.body.server_endpoint).toBe(`${p.oauthServer}/rest/`);
+    expect(restOnOAuthHost.status).toBe(404);
+    expect(p.refreshCalls.map((c) => c.host)).toEqual(['oauth']);
+  });
+
+  it("answers PAYMENT_REQUIRED once the application's paid period is over, with its description", async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+    p.expireAppPayment('app.one');
+
+    // Act
+    const reply = await getJson(
+      refreshUrl(p, { client_id: 'app.one', client_secret: 's3cret', refresh_token: tokens.refreshToken }),
+    );
+
+    // Assess: old behaviour issued tokens whatever the application's payment.
+    expect(reply.status).toBe(402);
+    expect(reply.body).toEqual({ error: 'PAYMENT_REQUIRED', error_description: 'Payment required' });
+  });
+
+  it('answers invalid_scope to a refresh asking for more than the application card grants', async () => {
+    // Prepare
+    const { p, tokens } = await seeded();
+    p.setAppScope('app.one', ['imbot']);
+
+    // Act
+    const reply = await getJson(
+      refreshUrl(p, {
+        client_id: 'app.one',
+        client_secret: 's3cret',
+        refresh_token: tokens.refreshToken,
+        scope: 'imbot,crm',
+      }),
+    );
+
+    // Assess
+    expect(reply.status).toBe(400);
+    expect(reply.body).toEqual({ error: 'invalid_scope', error_description: 'Invalid scope' });
+  });
+
   it('rotates the pair: new tokens work, the old access token becomes invalid_token, the old refresh token invalid_grant', async () => {
     // Prepare
     const { p, tokens } = await seeded();
@@ -49,7 +102,7 @@ describe('OAuth refresh', () => {
     expect(oldAccess.body.error).toBe('invalid_token');
     expect(newAccess.status).toBe(200);
     expect(reused.status).toBe(400);
-    expect(reused.body).toEqual({ error: 'invalid_grant' });
+    expect(reused.body).toEqual({ error: 'invalid_grant', error_description: 'Invalid grant' });
     expect(p.refreshCalls.map((c) => [c.clientId, c.ok, c.error])).toEqual([
       ['app.one', true, undefined],
       ['app.one', false, 'invalid_grant'],
@@ -123,7 +176,7 @@ describe('OAuth refresh', () => {
     // Assess
     for (const reply of [unknown, badSecret]) {
       expect(reply.status).toBe(401);
-      expect(reply.body).toEqual({ error: 'invalid_client' });
+      expect(reply.body).toEqual({ error: 'invalid_client', error_description: 'Invalid client' });
     }
     expect(p.refreshCalls.map((c) => c.error)).toEqual(['invalid_client', 'invalid_client']);
   });

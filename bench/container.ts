@@ -30,6 +30,8 @@ export function lambdaEnv(
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
     AWS_LAMBDA_FUNCTION_NAME: 'bitrix24-typing-bench',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    // The bench's portals and OAuth server are on loopback, which a function on Lambda refuses by default.
+    ALLOW_LOOPBACK_ENDPOINTS: 'true',
     ...extra,
   };
 }

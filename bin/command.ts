@@ -20,6 +20,8 @@ export interface SecretsContext {
   store: SecretStore;
   credentials: Credentials;
   names: Credentials['names'];
+  /** The OAuth server token refreshes go to (`$OAUTH_SERVER`, else Bitrix24's), never a stored endpoint. */
+  oauthServer: string;
   /** Domains with a secret under `<prefix>/portals/`. */
   listPortals(): Promise<string[]>;
 }

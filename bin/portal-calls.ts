@@ -27,6 +27,7 @@ export async function callStoredPortal(
     credentials: secrets.credentials,
     logger: createLogger({ level: 'error', sink: () => undefined }),
     timeoutMs: CALL_TIMEOUT_MS,
+    oauthServer: secrets.oauthServer,
   });
   return client.call(portal, method, params, Deadline.in(DEADLINE_MS));
 }

@@ -38,7 +38,12 @@ export function openSecrets(values: OptionValues, io: Io): SecretsContext {
   const rawSource = stringOption(values, 'source') ?? (io.env.CREDENTIALS_SOURCE?.trim() || DEFAULT_SOURCE);
   let config;
   try {
-    config = loadConfig({ STAGE: stage ?? DEFAULT_STAGE, SECRETS_PREFIX: prefix, CREDENTIALS_SOURCE: rawSource });
+    config = loadConfig({
+      STAGE: stage ?? DEFAULT_STAGE,
+      SECRETS_PREFIX: prefix,
+      CREDENTIALS_SOURCE: rawSource,
+      OAUTH_SERVER: io.env.OAUTH_SERVER,
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       const option =
@@ -50,7 +55,8 @@ export function openSecrets(values: OptionValues, io: Io): SecretsContext {
   }
   // Store failures reach the operator as errors; a log line on top would only repeat them.
   const logger = createLogger({ level: 'error', sink: () => undefined });
-  const cache = { ttlMs: 0, staleMs: 0 };
+  // The operator's machine, where the sandbox portal is on loopback; a deployed function still refuses it.
+  const cache = { ttlMs: 0, staleMs: 0, allowLoopbackEndpoints: true };
 
   const source = config.credentialsSource;
   const path = source.kind === 'file' ? resolve(io.cwd, source.path) : undefined;
@@ -66,6 +72,7 @@ export function openSecrets(values: OptionValues, io: Io): SecretsContext {
     store,
     credentials,
     names: credentials.names,
+    oauthServer: config.oauthServer,
     async listPortals() {
       return portalsAmong(await store.list(`${config.secretsPrefix}/portals/`), config.secretsPrefix);
     },

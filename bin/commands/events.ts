@@ -64,8 +64,8 @@ async function readFixture(cwd: string, argument: string): Promise<{ path: strin
 
 /**
  * What a genuine event from the portal would carry: the stored CLIENT_ID (webhook bot) or application token
- * (OAuth app) and member id. Used only when the operator names a --domain and gives no --token, so the
- * sandbox's `events send ... --domain sandbox.bitrix24.test` verifies without copying a secret by hand.
+ * (OAuth app) and member id. Used only when the operator asks with --stored-token, so the sandbox's
+ * `events send ... --domain sandbox.bitrix24.test --stored-token` verifies without copying a secret by hand.
  */
 async function storedAuth(
   ctx: CommandContext,
@@ -93,6 +93,10 @@ function eventsEndpoint(raw: string): URL {
   return url;
 }
 
+// A stored token is a production credential: it may only travel encrypted, or stay on this machine.
+const canCarrySecrets = (url: URL): boolean =>
+  url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+
 const send: CommandSpec = {
   name: 'send',
   summary: 'post a Bitrix24 bot event from a fixture to a running events endpoint',
@@ -102,20 +106,25 @@ const send: CommandSpec = {
     'form-encoded, as a portal does, to <url>/bitrix/events. Prints the status and the body of the answer.',
     '--domain, --token and --member-id replace auth[domain], auth[application_token] and auth[member_id]: for a',
     "webhook bot the token is its CLIENT_ID, for an OAuth app bot the portal's application token.",
-    "With --domain and no --token, the token and member id come from that portal's stored secret, when the",
-    'credentials source has one (a note on stderr says so).',
+    "With --stored-token, the token and member id come from the --domain portal's stored secret (a note on",
+    'stderr says so); the URL must then be https or loopback, so a stored secret never travels in the clear.',
+    "Without it the fixture's token is sent.",
     'A bare name picks a built-in fixture: message-webhook-bot (personal chat), join-chat-webhook-bot (group chat).',
-    'Exit code 0 on a 2xx answer, 1 otherwise.',
+    'Exit code 0 on a 2xx answer of {"ok": true} (what the service answers every accepted event), 1 otherwise.',
   ],
   options: {
     url: { type: 'string', value: '<url>', description: 'the service base URL or the full events URL (required)' },
     domain: { type: 'string', value: '<domain>', description: 'sets auth[domain]' },
     token: { type: 'string', value: '<token>', description: 'sets auth[application_token]' },
     'member-id': { type: 'string', value: '<id>', description: 'sets auth[member_id]' },
+    'stored-token': {
+      type: 'boolean',
+      description: "send the --domain portal's stored token and member id (https or loopback URLs only)",
+    },
   },
   usesSecrets: true,
   examples: [
-    'bitrix24-typing events send message-webhook-bot --url http://localhost:3000 --domain sandbox.bitrix24.test',
+    'bitrix24-typing events send message-webhook-bot --url http://localhost:3000 --domain sandbox.bitrix24.test --stored-token',
     'bitrix24-typing events send test/fixtures/events/command.txt --url https://api.example.com --domain example.bitrix24.com --token "$CLIENT_ID"',
   ],
   async run(ctx) {
@@ -127,8 +136,14 @@ const send: CommandSpec = {
     const domain = stringOption(ctx.values, 'domain');
     let token = stringOption(ctx.values, 'token');
     let memberId = stringOption(ctx.values, 'member-id');
+    const useStored = ctx.values['stored-token'] === true;
     const notes: string[] = [];
-    if (domain !== undefined && token === undefined) {
+    if (useStored && domain === undefined) throw usageError('--stored-token needs --domain');
+    if (useStored && token !== undefined) throw usageError('--stored-token and --token exclude each other');
+    if (useStored && !canCarrySecrets(url)) {
+      throw usageError(`--stored-token sends a stored secret: --url must be https (plain http only on loopback)`);
+    }
+    if (useStored && domain !== undefined) {
       ctx.secrets(); // a bad --source is still a usage error
       // A convenience only: an unreadable source must not stop a test event from going out.
       const stored = await storedAuth(ctx, domain).catch((error: unknown) => {
@@ -143,6 +158,8 @@ const send: CommandSpec = {
         notes.push(
           `Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`,
         );
+      } else if (notes.length === 0) {
+        notes.push(`No stored token for ${domain}: kept the fixture's auth[application_token].`);
       }
     }
     override(pairs, 'auth[domain]', domain);
@@ -187,6 +204,15 @@ const send: CommandSpec = {
       throw failed(
         typeof problemCode === 'string' ? problemCode : `HTTP_${status}`,
         `POST ${url} answered ${status}${shown ? `:\n${shown}` : ''}`,
+        fields,
+      );
+    }
+    // The service answers every accepted event {"ok": true}. Anything else with a 2xx is not the service: e.g.
+    // serverless-offline reports a function that failed to load (Runtime.ImportModuleError) as a 200.
+    if ((body as { ok?: unknown } | null)?.ok !== true) {
+      throw failed(
+        'UNEXPECTED_RESPONSE',
+        `POST ${url} answered ${status}, but not with the service's {"ok": true}${shown ? `:\n${shown}` : ''}`,
         fields,
       );
     }

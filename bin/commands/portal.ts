@@ -150,6 +150,8 @@ const add: CommandSpec = {
       portal = parsePortalCredentials(
         JSON.stringify({ domain, memberId, applicationToken, botId, ...candidate }),
         name,
+        // The sandbox and the tests store loopback portals; a deployed function still refuses them.
+        { allowLoopback: true },
       );
     } catch (error) {
       if (error instanceof CredentialsFormatError) throw usageError(error.message.replace(`secret ${name}: `, ''));

@@ -41,10 +41,10 @@ export async function refreshTokens(
   const timeoutMs = deadline.timeoutFor(options.timeoutMs);
   if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the token refresh');
   let response: Response;
-  let body: Record<string, unknown>;
+  let parsed: unknown;
   try {
     response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-    body = (await response.json()) as Record<string, unknown>;
+    parsed = await response.json();
   } catch (error) {
     const name = (error as { name?: string }).name;
     if (name === 'TimeoutError' || name === 'AbortError') {
@@ -54,7 +54,12 @@ export async function refreshTokens(
       throw new Bitrix24Error(TRANSPORT.invalidResponse, 0, 'OAuth server answered without JSON');
     throw new Bitrix24Error(TRANSPORT.network, 0, 'OAuth server unreachable', undefined, { cause: error });
   }
-  if (typeof body?.error === 'string') {
+  // `null`, a number or an array is JSON too; none of them is an answer.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'OAuth server answered without a JSON object');
+  }
+  const body = parsed as Record<string, unknown>;
+  if (typeof body.error === 'string') {
     throw new Bitrix24Error(
       body.error,
       response.status,

@@ -84,7 +84,8 @@ export function typingTargets(event: BotEvent, onCapped?: (named: number) => voi
   const params = record(event.data.PARAMS);
   const dialogId = str(params?.DIALOG_ID);
   if (!dialogId) throw new ServiceError('EVENT_INVALID', `${event.name} without data[PARAMS][DIALOG_ID].`);
-  const messageId = str(params?.MESSAGE_ID) ?? '';
+  // Ids are short numbers on the platform; the cut keeps a hostile one from growing the delivery memory.
+  const messageId = (str(params?.MESSAGE_ID) ?? '').slice(0, 32);
   const isCommand = event.name === 'ONIMCOMMANDADD';
   const named = Object.entries(record(isCommand ? event.data.COMMAND : event.data.BOT) ?? {});
   if (named.length > MAX_BOTS_PER_EVENT) onCapped?.(named.length);
@@ -96,10 +97,10 @@ export function typingTargets(event: BotEvent, onCapped?: (named: number) => voi
     const botId = positiveInt(entry?.BOT_ID) ?? (isCommand ? undefined : positiveInt(key));
     if (!entry || botId === undefined) continue;
     const kind = isCommand
-      ? `command:${key}`
+      ? `command:${key.slice(0, 32)}`
       : event.name === 'ONIMBOTMESSAGEADD'
         ? 'message'
-        : `join:${event.ts ?? ''}`;
+        : `join:${(event.ts ?? '').slice(0, 32)}`;
     // A command's context is in its own entry; the message parameters may repeat it.
     const context = str(entry.COMMAND_CONTEXT) ?? str(params?.COMMAND_CONTEXT);
     const keyboard = isCommand && context?.toUpperCase() === 'KEYBOARD';

@@ -38,3 +38,25 @@ export async function verifyEventOrigin(credentials: Credentials, event: BotEven
 export function unverified(): ServiceError {
   return new ServiceError('EVENT_UNVERIFIED', UNVERIFIED);
 }
+
+/**
+ * A field taken from a request, fit for a log line: text cut to `max` characters (the cut marked), anything
+ * else (an object a PHP-style key made, a number) left out. Nothing a sender writes may make a line long.
+ */
+export function boundedText(value: unknown, max: number): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value.length <= max ? value : `${value.slice(0, max)}…`;
+}
+
+const MEMBER_ID = /^[0-9a-f]{1,64}$/;
+
+/**
+ * The event as the rest of the handler may use it once verified: `auth[domain]` is the stored portal's
+ * normalised name and `auth[member_id]` the stored one (or the event's if the secret holds none, when it looks
+ * like a member id), so forwarding and the duplicate-delivery key never carry a variant spelling or padding.
+ */
+export function verifiedEvent(event: BotEvent, portal: PortalCredentials): BotEvent {
+  const sent = event.auth.memberId?.trim().toLowerCase();
+  const memberId = portal.memberId ?? (sent !== undefined && MEMBER_ID.test(sent) ? sent : undefined);
+  return { ...event, auth: { ...event.auth, domain: portal.domain, memberId } };
+}

@@ -3,8 +3,9 @@ import type { Config } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { registerSecret } from '../logging/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import { createFileStore } from '../secrets/file-store.js';
-import { SecretCache } from '../secrets/secret-cache.js';
+import { SecretCache, type CacheKnowledge, type SecretCacheOptions } from '../secrets/secret-cache.js';
 import { SecretStoreError, type SecretStore } from '../secrets/secret-store.js';
 import { createSecretsManagerStore } from '../secrets/secrets-manager-store.js';
 import {
@@ -62,18 +63,28 @@ export class Credentials {
   readonly owner = randomUUID();
   private readonly cache: SecretCache;
   private readonly parsed = new Map<string, { raw: string; value: unknown }>();
+  private readonly allowLoopbackEndpoints: boolean;
+  private readonly metrics: Metrics;
 
   constructor(
     readonly store: SecretStore,
     prefix: string,
     private readonly logger: Logger,
-    cacheOptions: { ttlMs: number; staleMs: number; failureBackoffMs?: number; now?: () => number },
+    options: Omit<SecretCacheOptions, 'logger'> & {
+      /** Whether stored endpoints may be plain http on loopback (the sandbox and tests); never on Lambda. */
+      allowLoopbackEndpoints?: boolean;
+      /** Counts reads and writes that failed with nothing to fall back on. */
+      metrics?: Metrics;
+    },
   ) {
     this.names = secretNames(prefix);
+    const { allowLoopbackEndpoints = false, metrics = noMetrics, ...cacheOptions } = options;
+    this.allowLoopbackEndpoints = allowLoopbackEndpoints;
+    this.metrics = metrics;
     this.cache = new SecretCache(store, { ...cacheOptions, logger });
   }
 
-  static fromConfig(config: Config, logger: Logger, store?: SecretStore): Credentials {
+  static fromConfig(config: Config, logger: Logger, store?: SecretStore, metrics?: Metrics): Credentials {
     const chosen =
       store ??
       (config.credentialsSource.kind === 'file'
@@ -83,7 +94,29 @@ export class Credentials {
       ttlMs: config.secretsCacheTtlSeconds * 1000,
       staleMs: config.secretsStaleSeconds * 1000,
       failureBackoffMs: config.secretsFailureBackoffMs,
+      maxEntries: config.secretsCacheMaxEntries,
+      maxAbsent: config.secretsCacheMaxAbsent,
+      absentTtlMs: config.secretsAbsentTtlSeconds * 1000,
+      allowLoopbackEndpoints: config.allowLoopbackEndpoints,
+      metrics,
     });
+  }
+
+  private readonly parsePortal = (raw: string, name: string): PortalCredentials =>
+    parsePortalCredentials(raw, name, { allowLoopback: this.allowLoopbackEndpoints });
+
+  /** Secrets and "absent" answers this container holds; bounded by the cache's two limits. */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
+  /**
+   * What this container holds for the domain without asking the store: a portal it has read before, a name it
+   * found absent a short while ago (or one that cannot be a portal), or nothing, which costs a secret read.
+   */
+  portalKnowledge(domain: string): CacheKnowledge {
+    const normalized = normalizeDomain(domain);
+    return normalized === undefined ? 'absent' : this.cache.knowledge(this.names.portal(normalized));
   }
 
   private async read<T>(name: string, parse: (raw: string, name: string) => T, fresh = false): Promise<T | undefined> {
@@ -92,6 +125,7 @@ export class Credentials {
       raw = await this.cache.get(name, { fresh });
     } catch (error) {
       if (error instanceof SecretStoreError) {
+        this.metrics.add('CredentialFailures');
         this.logger.error('secret store unavailable', { secret: name, error });
         throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials are unavailable right now; retry shortly.', {
           retryAfterSeconds: 5,
@@ -122,7 +156,7 @@ export class Credentials {
   async portal(domain: string, { fresh = false } = {}): Promise<PortalCredentials | undefined> {
     const normalized = normalizeDomain(domain);
     if (!normalized) return undefined;
-    return this.read(this.names.portal(normalized), parsePortalCredentials, fresh);
+    return this.read(this.names.portal(normalized), this.parsePortal, fresh);
   }
 
   /** The domain last stored for a portal's member id, or `undefined` when none is (or the id is malformed). */
@@ -158,6 +192,7 @@ export class Credentials {
       ),
     );
     if (!keys) {
+      this.metrics.add('CredentialFailures');
       this.logger.error('typing keys secret is missing', { secret: this.names.typingKeys });
       throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Signing keys are not configured.', { retryAfterSeconds: 60 });
     }
@@ -189,12 +224,13 @@ export class Credentials {
     const raw = JSON.stringify(portal);
     // Validate before writing: a malformed secret would break every later request for this portal. Parsing also
     // registers the new secrets with the log redactor.
-    parsePortalCredentials(raw, name);
+    this.parsePortal(raw, name);
     let outcome: 'written' | 'conflict';
     try {
       outcome = await this.store.write(name, raw, { versionKey: options.key, timeoutMs: options.timeoutMs });
     } catch (error) {
       if (error instanceof SecretStoreError) {
+        this.metrics.add('CredentialFailures');
         throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials could not be stored.', {
           retryAfterSeconds: 5,
           cause: error,

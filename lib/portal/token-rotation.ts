@@ -3,13 +3,18 @@ import { Bitrix24Error } from '../bitrix24/errors.js';
 import { Deadline, sleep } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import { versionKey, type Credentials } from './credentials.js';
 import type { OAuthCredentials, PortalCredentials } from './portal-credentials.js';
 
 type OAuthPortal = PortalCredentials & { oauth: OAuthCredentials };
 
 export interface RotationOptions {
+  /** Our OAuth server (configuration): the client secret goes there, never to an endpoint a secret names. */
+  oauthServer: string;
   timeoutMs: number;
+  /** How long this container refuses at once to retry a refresh token the OAuth server called dead. */
+  deadTokenMemoryMs?: number;
   /** How long a claim holds off other containers if its holder neither stores a pair nor releases it. */
   claimLeaseMs?: number;
   pollIntervalMs?: number;
@@ -18,6 +23,8 @@ export interface RotationOptions {
   /** false: only adopt a pair a peer already stored; if there is none, rethrow `failure`. */
   refresh?: boolean;
   failure?: Error;
+  /** Counts this container's refreshes at the OAuth server: succeeded, or failed. */
+  metrics?: Metrics;
 }
 
 // Claims are numbered per refresh token; a released or lapsed claim lets the next number be tried.
@@ -29,6 +36,40 @@ interface Lease {
 }
 
 /**
+ * Refresh tokens the OAuth server answered `invalid_grant` for, by hash, with when to forget them. Per container
+ * and bounded: the oldest entry goes first. A dead token stays dead; the memory only spares the OAuth server and
+ * Secrets Manager a retry on every request until someone reinstalls the app or stores a new pair.
+ */
+const deadRefreshTokens = new Map<string, number>();
+const MAX_DEAD_TOKENS = 1_000;
+const DEFAULT_DEAD_TOKEN_MEMORY_MS = 5 * 60_000;
+
+function rememberDead(refreshToken: string, memoryMs: number, now: number): void {
+  const key = versionKey('dead-refresh-token', refreshToken);
+  deadRefreshTokens.delete(key);
+  deadRefreshTokens.set(key, now + memoryMs);
+  if (deadRefreshTokens.size > MAX_DEAD_TOKENS) deadRefreshTokens.delete(deadRefreshTokens.keys().next().value!);
+}
+
+function knownDead(refreshToken: string, now: number): boolean {
+  const key = versionKey('dead-refresh-token', refreshToken);
+  const until = deadRefreshTokens.get(key);
+  if (until === undefined) return false;
+  if (until > now) return true;
+  deadRefreshTokens.delete(key);
+  return false;
+}
+
+function reauthRequired(domain: string): ServiceError {
+  return new ServiceError(
+    'PORTAL_REAUTH_REQUIRED',
+    `The OAuth server refused the stored refresh token of ${domain} (invalid_grant): reinstall the application ` +
+      'on the portal or store new credentials. Retrying will not help.',
+    { upstreamCode: 'invalid_grant' },
+  );
+}
+
+/**
  * Replaces an expired access token, safely across containers. Bitrix24 refresh tokens rotate: the first
  * refresh kills the old pair, so two containers refreshing at once would leave one of them (and perhaps the
  * stored secret) holding a dead token. The scheme:
@@ -36,12 +77,15 @@ interface Lease {
  *     use that.
  *  2. Claim the refresh token: an exclusive Secrets Manager version keyed by a hash of the refresh token and a
  *     claim number, holding a lease. Exactly one container wins each claim number.
- *  3. The winner refreshes at `<server_endpoint host>/oauth/token/` and stores the new pair as a new version
+ *  3. The winner refreshes at our OAuth server (configuration) and stores the new pair as a new version
  *     whose key is derived from the old refresh token, so at most one pair can ever follow a given token.
  *     If the refresh fails, the winner releases the claim at once (a marker version), so a later request
  *     may try again with the next claim number instead of waiting for a pair that will never come.
  *  4. Everyone else polls the secret until the new pair appears; if the claim is released or its lease lapses
  *     first, they compete for the next claim number.
+ * A refresh token the OAuth server calls `invalid_grant` is dead, unless a peer spent it and stored a pair: one
+ * re-read tells which. A dead one fails at once with PORTAL_REAUTH_REQUIRED, is marked for the other
+ * containers (a claim version of its own) and remembered here, so no request waits on a pair that never comes.
  */
 export async function rotateAccessToken(
   credentials: Credentials,
@@ -55,6 +99,7 @@ export async function rotateAccessToken(
   if (!current?.oauth) throw new ServiceError('PORTAL_UNKNOWN', `No OAuth credentials are stored for ${domain}.`);
   if (current.oauth.accessToken !== expiredAccessToken) return current as OAuthPortal;
   if (options.refresh === false) throw options.failure ?? new Error('access token rejected');
+  if (knownDead(current.oauth.refreshToken, (options.now ?? Date.now)())) throw reauthRequired(domain);
   return new Rotation(credentials, current as OAuthPortal, deadline, logger, options).run();
 }
 
@@ -103,7 +148,7 @@ class Rotation {
     try {
       tokens = await refreshTokens(
         {
-          tokenUrl: tokenUrlFor(oauth.serverEndpoint),
+          tokenUrl: tokenUrlFor(this.options.oauthServer),
           clientId: oauth.clientId,
           clientSecret: oauth.clientSecret,
           refreshToken: this.oldRefresh,
@@ -112,11 +157,8 @@ class Rotation {
         { timeoutMs: this.options.timeoutMs, fetch: this.options.fetch },
       );
     } catch (error) {
-      // invalid_grant: a peer spent the token first (e.g. after a lapsed lease); its pair will appear.
-      if (error instanceof Bitrix24Error && error.code === 'invalid_grant') {
-        this.logger.warn('refresh token already spent; waiting for the stored pair', { portal: this.current.domain });
-        return this.adoptPeerPair();
-      }
+      (this.options.metrics ?? noMetrics).add('TokenRefreshFailures');
+      if (error instanceof Bitrix24Error && error.code === 'invalid_grant') return this.afterInvalidGrant(releaseKey);
       await this.credentials.store
         .claim(this.name, releaseKey, this.credentials.owner, { timeoutMs: 1_000 })
         .catch(() => undefined);
@@ -126,7 +168,32 @@ class Rotation {
       });
       throw error;
     }
+    (this.options.metrics ?? noMetrics).add('TokenRefreshes');
     return this.storeRotated(tokens);
+  }
+
+  /** A peer that spent the token first has stored its pair by now; if not, the token is dead. */
+  private async afterInvalidGrant(releaseKey: string): Promise<OAuthPortal> {
+    const latest = await this.credentials.portal(this.current.domain, { fresh: true });
+    if (latest?.oauth && latest.oauth.accessToken !== this.current.oauth.accessToken) return latest as OAuthPortal;
+    this.logger.error('stored refresh token refused (invalid_grant): the portal needs a reinstall', {
+      portal: this.current.domain,
+    });
+    this.markDead();
+    const store = this.credentials.store;
+    await Promise.all([
+      store.claim(this.name, this.deadKey, this.credentials.owner, { timeoutMs: 1_000 }).catch(() => undefined),
+      store.claim(this.name, releaseKey, this.credentials.owner, { timeoutMs: 1_000 }).catch(() => undefined),
+    ]);
+    throw reauthRequired(this.current.domain);
+  }
+
+  private get deadKey(): string {
+    return versionKey('refresh-dead', this.oldRefresh);
+  }
+
+  private markDead(): void {
+    rememberDead(this.oldRefresh, this.options.deadTokenMemoryMs ?? DEFAULT_DEAD_TOKEN_MEMORY_MS, this.now());
   }
 
   private async storeRotated(tokens: TokenSet): Promise<OAuthPortal> {
@@ -182,6 +249,10 @@ class Rotation {
       if (this.now() - lastCheck < 500) return false;
       lastCheck = this.now();
       const store = this.credentials.store;
+      if ((await store.readClaim(this.name, this.deadKey).catch(() => undefined)) !== undefined) {
+        this.markDead();
+        throw reauthRequired(this.current.domain);
+      }
       if ((await store.readClaim(this.name, releaseKey).catch(() => undefined)) !== undefined) return true;
       const holder = await store.readClaim(this.name, claimKey).catch(() => undefined);
       try {

@@ -47,6 +47,17 @@ export class PortalAuth {
   private readonly apps = new Map<string, AppRecord>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  /** Portal administrators by user id; user 1 installed the portal, as on a fresh Bitrix24. */
+  private readonly admins = new Set<number>([1]);
+
+  setAdmin(userId: number, admin: boolean): void {
+    if (admin) this.admins.add(userId);
+    else this.admins.delete(userId);
+  }
+
+  isAdmin(userId: number): boolean {
+    return this.admins.has(userId);
+  }
 
   addWebhook(userId: number, code: string): void {
     this.webhooks.set(`${userId}/${code}`, userId);

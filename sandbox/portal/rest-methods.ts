@@ -1,6 +1,7 @@
-/** The REST methods the portal knows, by lower-case name: the imbot methods, `app.info` and `profile`.
+/** The REST methods the portal knows, by lower-case name: the imbot methods, `app.info`, `profile`, `user.admin`.
  * Source tags are listed in index.ts. */
 import type { PortalAuth } from './auth.js';
+import { botList, unregister, update } from './bot-admin-methods.js';
 import { register, sendTyping, type PortalBots } from './imbot-methods.js';
 import type { MethodHandler } from './rest-protocol.js';
 
@@ -31,22 +32,34 @@ function appInfo(auth: PortalAuth): MethodHandler {
   };
 }
 
-const profile: MethodHandler = (caller) => ({
-  ID: String(caller.userId),
-  ADMIN: true,
-  NAME: 'Sandbox',
-  LAST_NAME: 'User',
-  PERSONAL_GENDER: '',
-  TIME_ZONE: '',
-});
+/** `user.admin`: is the calling user a portal administrator. Any application may call it, whatever its scope:
+ * the server lists it in the global scope [user_api]. */
+function userAdmin(auth: PortalAuth): MethodHandler {
+  return (caller) => auth.isAdmin(caller.userId);
+}
+
+function profile(auth: PortalAuth): MethodHandler {
+  return (caller) => ({
+    ID: String(caller.userId),
+    ADMIN: auth.isAdmin(caller.userId),
+    NAME: 'Sandbox',
+    LAST_NAME: 'User',
+    PERSONAL_GENDER: '',
+    TIME_ZONE: '',
+  });
+}
 
 export function restMethods(auth: PortalAuth, bots: PortalBots): RestMethods {
   return new Map(
     [
       { name: 'imbot.chat.sendTyping', run: sendTyping(bots) },
       { name: 'imbot.register', run: register(bots) },
+      { name: 'imbot.bot.list', run: botList(bots) },
+      { name: 'imbot.unregister', run: unregister(bots) },
+      { name: 'imbot.update', run: update(bots) },
       { name: 'app.info', run: appInfo(auth) },
-      { name: 'profile', run: profile },
+      { name: 'profile', run: profile(auth) },
+      { name: 'user.admin', run: userAdmin(auth) },
     ].map((m) => [m.name.toLowerCase(), m]),
   );
 }

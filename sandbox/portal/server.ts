@@ -118,6 +118,8 @@ function portalHandle(parts: PortalParts): FakePortal {
     expireAppPayment: (clientId) => parts.policy.expiredPayments.add(clientId),
     setAppScope: (clientId, scopes) => parts.policy.scopes.set(clientId, scopes),
     setOperatingCost: (method, seconds) => operating.setCost(method, seconds),
+    setAdmin: (userId, admin) => auth.setAdmin(userId, admin),
+    hasApp: (clientId) => auth.app(clientId) !== undefined,
     script: (method, responses) => faults.script(method, responses),
     setLatency: (ms) => delivery.setLatency(ms),
     resetCalls() {

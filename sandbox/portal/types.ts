@@ -110,6 +110,10 @@ export interface FakePortal {
     appClientId: string,
     opts?: { userId?: number; expiresInSeconds?: number; accessToken?: string; refreshToken?: string },
   ): IssuedTokens;
+  /** Whether an application with this client id is installed here. */
+  hasApp(clientId: string): boolean;
+  /** Makes a user a portal administrator or not (user 1 is one from the start). */
+  setAdmin(userId: number, admin: boolean): void;
   expireAccessTokens(): void;
   /** The application's trial or paid period ends: its refreshes answer PAYMENT_REQUIRED. */
   expireAppPayment(clientId: string): void;

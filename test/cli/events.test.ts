@@ -95,7 +95,7 @@ describe('events send', () => {
     expect(form.data.PARAMS).toMatchObject({ DIALOG_ID: 'chat1157', CHAT_TYPE: 'C', BOT_ID: '39' });
   });
 
-  it("takes the token and member id from the portal's stored secret when --domain comes without --token", async () => {
+  it("takes the token and member id from the portal's stored secret with --stored-token", async () => {
     // Prepare
     const dir = await mkdtemp(join(tmpdir(), 'events-'));
     const source = ['--source', `file:${join(dir, 'credentials.json')}`, '--prefix', 'p/dev'];
@@ -118,6 +118,7 @@ describe('events send', () => {
       events.url,
       '--domain',
       'sandbox.bitrix24.test',
+      '--stored-token',
       ...source,
     ]);
     const unknown = await cli([
@@ -128,6 +129,7 @@ describe('events send', () => {
       events.url,
       '--domain',
       'other.bitrix24.test',
+      '--stored-token',
       ...source,
     ]);
 
@@ -149,6 +151,58 @@ describe('events send', () => {
       domain: 'other.bitrix24.test',
       application_token: 'the-client-id-the-bot-was-registered-with',
     });
+  });
+
+  it("sends the fixture's token, not the stored one, when --stored-token is not given", async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'events-'));
+    const source = ['--source', `file:${join(dir, 'credentials.json')}`, '--prefix', 'p/dev'];
+    const webhook = ['--webhook', 'https://sandbox.bitrix24.test/rest/1/abc/', '--client-id', 'stored-client-id-123'];
+    await cli(['portal', 'add', '--domain', 'sandbox.bitrix24.test', ...webhook, ...source]);
+
+    // Act
+    const result = await cli([
+      'events',
+      'send',
+      'message-webhook-bot',
+      '--url',
+      events.url,
+      '--domain',
+      'sandbox.bitrix24.test',
+      ...source,
+    ]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    const auth = (decodePhpForm(events.requests[0]!.body) as { auth: Record<string, string> }).auth;
+    expect(auth.application_token).toBe('the-client-id-the-bot-was-registered-with');
+  });
+
+  it.each([
+    ['plain http to another host', 'http://events.example.com'],
+    ['plain http to a private address', 'http://10.0.0.7:3000'],
+  ])('refuses --stored-token with %s, before reading or sending anything', async (_name, url) => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'events-'));
+    const source = ['--source', `file:${join(dir, 'credentials.json')}`, '--prefix', 'p/dev'];
+
+    // Act
+    const result = await cli([
+      'events',
+      'send',
+      'message-webhook-bot',
+      '--url',
+      url,
+      '--domain',
+      'sandbox.bitrix24.test',
+      '--stored-token',
+      ...source,
+    ]);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--url must be https (plain http only on loopback)');
+    expect(events.requests).toHaveLength(0);
   });
 
   it('reads a fixture file of key=value lines, encoding every value', async () => {

@@ -74,12 +74,20 @@ describe('portal add', () => {
       '--webhook',
       'https://example.bitrix24.com/rest/1/abc/',
       '--client-id',
-      'cid-1234567890',
+      'cid-1234567890abcd',
     ];
     await cli([...args, ...sm]);
 
     // Act
-    const result = await cli([...args, '--member-id', 'm1', '--application-token', 'apptoken-1', ...sm, '--json']);
+    const result = await cli([
+      ...args,
+      '--member-id',
+      'm1',
+      '--application-token',
+      'apptoken-0123456789',
+      ...sm,
+      '--json',
+    ]);
 
     // Assess
     expect(result.code).toBe(0);
@@ -96,8 +104,8 @@ describe('portal add', () => {
     expect(await readSecret(`${prefix}/portals/example.bitrix24.com`)).toEqual({
       domain: 'example.bitrix24.com',
       memberId: 'm1',
-      applicationToken: 'apptoken-1',
-      webhook: { url: 'https://example.bitrix24.com/rest/1/abc/', clientId: 'cid-1234567890' },
+      applicationToken: 'apptoken-0123456789',
+      webhook: { url: 'https://example.bitrix24.com/rest/1/abc/', clientId: 'cid-1234567890abcd' },
     });
   });
 
@@ -116,7 +124,7 @@ describe('portal add', () => {
         client_endpoint: 'https://example.bitrix24.com/rest/',
         server_endpoint: 'https://oauth.bitrix.info/rest/',
         member_id: 'member-1',
-        application_token: 'apptok-1',
+        application_token: 'apptok-0123456789ab',
       }),
     );
 
@@ -132,7 +140,7 @@ describe('portal add', () => {
     expect(stored[`${prefix}/portals/example.bitrix24.com`]).toEqual({
       domain: 'example.bitrix24.com',
       memberId: 'member-1',
-      applicationToken: 'apptok-1',
+      applicationToken: 'apptok-0123456789ab',
       oauth: {
         clientId: 'app.123',
         clientSecret: 'secret-456',
@@ -297,7 +305,9 @@ describe('portal check', () => {
     p.expireAccessTokens();
 
     // Act
-    const result = await cli(['portal', 'check', '--domain', p.domain, ...sm, '--json']);
+    const result = await cli(['portal', 'check', '--domain', p.domain, ...sm, '--json'], {
+      env: { OAUTH_SERVER: p.url },
+    });
 
     // Assess
     expect(result.code).toBe(0);
@@ -320,7 +330,7 @@ describe('portal check', () => {
     const p = await portal('hook.bitrix24.test');
     await putSecret(`${prefix}/portals/${p.domain}`, {
       domain: p.domain,
-      webhook: { url: `${p.url}/rest/1/wrongcode/`, clientId: 'c' },
+      webhook: { url: `${p.url}/rest/1/wrongcode/`, clientId: 'client-id-0123456789' },
     });
 
     // Act

@@ -28,6 +28,8 @@ beforeAll(async () => {
     TYPING_COALESCE_MS: '0',
     SECRETS_PREFIX: prefix,
     LOG_LEVEL: 'debug',
+    // Refreshes go only to the configured OAuth server: here the OAuth portal's own.
+    OAUTH_SERVER: oauthPortal.url,
   });
 });
 afterAll(async () => {

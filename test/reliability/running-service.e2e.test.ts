@@ -11,6 +11,7 @@ import {
 } from '../support/bot-events.js';
 import { observedBus } from '../support/event-bus.js';
 import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
+import { startOAuthRouter } from '../../devtools/oauth-router.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { recordScenario } from '../support/report.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
@@ -23,6 +24,8 @@ const FILE = 'test/reliability/running-service.e2e.test.ts';
 let webhookPortal: FakePortal;
 let oauthPortal: FakePortal;
 let installPortal: FakePortal;
+// The one OAuth server the service refreshes and proves installs at, serving both OAuth portals.
+let oauthServer: Awaited<ReturnType<typeof startOAuthRouter>>;
 let service: OfflineService;
 let prefix: string;
 let key: string;
@@ -47,6 +50,7 @@ beforeAll(async () => {
   await putSecret(`${prefix}/portals/${webhookPortal.domain}`, webhook.secret);
   await putSecret(`${prefix}/portals/${oauthPortal.domain}`, oauth.secret);
   await putSecret(`${prefix}/app`, app);
+  oauthServer = await startOAuthRouter([oauthPortal, installPortal]);
   bus = await observedBus();
   for (const value of [
     key,
@@ -68,7 +72,7 @@ beforeAll(async () => {
     SECRETS_PREFIX: prefix,
     INSTALLS_ENABLED: 'true',
     INSTALL_ALLOWED_DOMAINS: '127.0.0.1',
-    OAUTH_SERVER: installPortal.url,
+    OAUTH_SERVER: oauthServer.url,
     EVENT_BUS_NAME: bus.name,
     LOG_LEVEL: 'debug',
     BITRIX24_TIMEOUT_MS: '800',
@@ -76,7 +80,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await service?.stop();
-  await Promise.all([webhookPortal?.close(), oauthPortal?.close(), installPortal?.close()]);
+  await Promise.all([webhookPortal?.close(), oauthPortal?.close(), installPortal?.close(), oauthServer?.close()]);
 });
 
 const portalCalls = () => webhookPortal.calls.length + oauthPortal.calls.length + installPortal.calls.length;

@@ -26,9 +26,15 @@ function container(prefix: string) {
   const credentials = new Credentials(createSecretsManagerStore({ timeoutMs: 2_000 }), prefix, logger, {
     ttlMs: 60_000,
     staleMs: 60_000,
+    allowLoopbackEndpoints: true,
   });
   const rest = createRestClient({ timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 20 });
-  return { credentials, lines, portals: createPortalClient({ rest, credentials, logger, timeoutMs: 2_000 }) };
+  const oauthServer = portal.url;
+  return {
+    credentials,
+    lines,
+    portals: createPortalClient({ rest, credentials, logger, timeoutMs: 2_000, oauthServer }),
+  };
 }
 
 describe('OAuth token rotation', () => {

@@ -146,7 +146,7 @@ describe('parsePortalCredentials', () => {
     }
   });
 
-  it('accepts plain http endpoints on loopback, where the tests run their portal', () => {
+  it('accepts plain http endpoints on loopback where loopback is allowed (the sandbox, the tests)', () => {
     // Act
     const portal = parsePortalCredentials(
       JSON.stringify(
@@ -156,11 +156,42 @@ describe('parsePortalCredentials', () => {
         ),
       ),
       NAME,
+      { allowLoopback: true },
     );
 
     // Assess
     expect(portal.oauth?.clientEndpoint).toBe('http://127.0.0.1:4010/rest/');
     expect(portal.oauth?.serverEndpoint).toBe('http://localhost:4011/rest/');
+  });
+
+  it.each([
+    [
+      'the Lambda Runtime API as a webhook',
+      webhookSecret({ webhook: { url: 'http://127.0.0.1:9001/2018-06-01/runtime/', clientId: 'c'.repeat(32) } }),
+    ],
+    ['a loopback OAuth endpoint', oauthSecret({}, { clientEndpoint: 'http://localhost:4010/rest/' })],
+  ])('refuses plain http on loopback by default: %s', (_name, secret) => {
+    // Act
+    const error = formatError(secret);
+
+    // Assess
+    expect(error.message).toMatch(/must be an https URL$/);
+  });
+
+  it.each([
+    [
+      'webhook.clientId',
+      webhookSecret({
+        webhook: { url: 'https://example.bitrix24.com/rest/1/k3yc0de9x7w2q4/', clientId: 'fifteen-chars-x' },
+      }),
+    ],
+    ['applicationToken', oauthSecret({ applicationToken: 'short-token' })],
+  ])('refuses a %s shorter than 16 characters: it is the only proof an event carries', (path, secret) => {
+    // Act
+    const error = formatError(secret);
+
+    // Assess
+    expect(error.message).toBe(`${path} must be at least 16 characters`);
   });
 
   it.each([
@@ -291,15 +322,17 @@ describe('normalizeDomain', () => {
 });
 
 describe('isAcceptableEndpoint', () => {
-  it.each([
-    ['https://example.bitrix24.com/rest/'],
-    ['http://127.0.0.1:3000/'],
-    ['http://localhost/'],
-    ['http://[::1]:8080/rest/'],
-  ])('accepts %s', (url) => {
-    // Act / Assess
-    expect(isAcceptableEndpoint(url)).toBe(true);
+  it('accepts https', () => {
+    expect(isAcceptableEndpoint('https://example.bitrix24.com/rest/')).toBe(true);
   });
+
+  it.each([['http://127.0.0.1:3000/'], ['http://localhost/'], ['http://[::1]:8080/rest/']])(
+    'accepts %s only where loopback is allowed',
+    (url) => {
+      // Act / Assess
+      expect([isAcceptableEndpoint(url, { allowLoopback: true }), isAcceptableEndpoint(url)]).toEqual([true, false]);
+    },
+  );
 
   it.each([
     ['http://example.bitrix24.com/'],
@@ -309,8 +342,8 @@ describe('isAcceptableEndpoint', () => {
     ['https://u:p@example.com/'],
     ['not a url'],
     [''],
-  ])('refuses %s', (url) => {
+  ])('refuses %s, loopback allowed or not', (url) => {
     // Act / Assess
-    expect(isAcceptableEndpoint(url)).toBe(false);
+    expect(isAcceptableEndpoint(url, { allowLoopback: true })).toBe(false);
   });
 });

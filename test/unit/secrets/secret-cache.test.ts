@@ -298,3 +298,105 @@ describe('SecretCache while the store keeps failing', () => {
     expect(reads).toBe(3); // the warm read, one failed refresh, one retry after the backoff
   });
 });
+
+describe('SecretCache bounds', () => {
+  function bounded(options: { maxEntries?: number; maxAbsent?: number; absentTtlMs?: number } = {}) {
+    let now = 1_700_000_000_000;
+    const store = new MemoryStore();
+    const cache = new SecretCache(store, {
+      ttlMs: 300_000,
+      staleMs: 900_000,
+      logger: createLogger({ sink: () => undefined }),
+      now: () => now,
+      ...options,
+    });
+    return { store, cache, advance: (ms: number) => (now += ms) };
+  }
+
+  it('keeps at most maxEntries secrets, dropping the least recently used first', async () => {
+    // Prepare
+    const { store, cache } = bounded({ maxEntries: 3 });
+    for (const name of ['a', 'b', 'c', 'd']) store.values.set(name, `value of ${name}`);
+    await cache.get('a');
+    await cache.get('b');
+    await cache.get('c');
+    await cache.get('a'); // a is now the most recently used; b the least
+
+    // Act
+    await cache.get('d');
+
+    // Assess
+    expect(cache.size).toBe(3);
+    expect([cache.knowledge('a'), cache.knowledge('b'), cache.knowledge('c'), cache.knowledge('d')]).toEqual([
+      'found',
+      'nothing',
+      'found',
+      'found',
+    ]);
+  });
+
+  it('never lets names found absent push a secret out', async () => {
+    // Prepare
+    const { store, cache } = bounded({ maxEntries: 2, maxAbsent: 5 });
+    store.values.set('portal', 'value');
+    await cache.get('portal');
+
+    // Act
+    for (let i = 0; i < 1_000; i += 1) await cache.get(`made-up-${i}`);
+
+    // Assess
+    expect(cache.knowledge('portal')).toBe('found');
+    expect(cache.size).toBe(1 + 5);
+  });
+
+  it('remembers "absent" for absentTtlMs only, shorter than the TTL of a secret', async () => {
+    // Prepare
+    const { store, cache, advance } = bounded({ absentTtlMs: 60_000 });
+    await cache.get('new-portal');
+    store.values.set('new-portal', 'added by the operator');
+
+    // Act
+    advance(59_999);
+    const before = await cache.get('new-portal');
+    advance(1);
+    const after = await cache.get('new-portal');
+
+    // Assess
+    expect([before, after]).toEqual([undefined, 'added by the operator']);
+    expect(store.reads).toBe(2);
+  });
+
+  it('tells what it holds without reading the store', async () => {
+    // Prepare
+    const { store, cache, advance } = bounded({ absentTtlMs: 60_000 });
+    store.values.set('portal', 'value');
+    await cache.get('portal');
+    await cache.get('absent');
+
+    // Act
+    const now = [cache.knowledge('portal'), cache.knowledge('absent'), cache.knowledge('never-asked')];
+    advance(60_000);
+    const later = [cache.knowledge('portal'), cache.knowledge('absent')];
+
+    // Assess
+    expect(now).toEqual(['found', 'absent', 'nothing']);
+    expect(later).toEqual(['found', 'nothing']);
+    expect(store.reads).toBe(2);
+  });
+
+  it('drops a secret past its stale window instead of keeping it', async () => {
+    // Prepare
+    const { store, cache, advance } = bounded();
+    store.values.set('portal', 'value');
+    await cache.get('portal');
+    store.values.delete('portal');
+
+    // Act
+    advance(300_000 + 900_000);
+    const value = await cache.get('portal');
+
+    // Assess
+    expect(value).toBeUndefined();
+    expect(cache.knowledge('portal')).toBe('absent');
+  });
+});

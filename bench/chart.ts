@@ -2,10 +2,12 @@ import type { ColdResult } from './cold-start.js';
 import type { Machine } from './report.js';
 import { median } from './stats.js';
 
-/** Warm latency percentiles: the handler and the bare portal fetch it is compared with, in ms. */
+/** Warm latency percentiles in ms: the handler, baseline (b) making the same calls, the bare portal fetch. */
 export interface WarmFigures {
   handler50: number;
   handler99: number;
+  baseline50: number;
+  baseline99: number;
   fetch50: number;
   fetch99: number;
 }
@@ -81,12 +83,14 @@ export function coldWarmSvg(chart: ChartFigures, host: Machine): string {
   }
   if (chart.warm) {
     groups.push({
-      title: 'Warm: one /typing request vs the bare portal fetch',
+      title: 'Warm: one /typing request vs (b) making the same calls, and the bare portal fetch',
       unit: 'ms',
       bars: [
         { label: '/typing handler p50', value: chart.warm.handler50, highlight: true },
+        { label: '(b) same calls p50', value: chart.warm.baseline50 },
         { label: 'bare fetch p50', value: chart.warm.fetch50 },
         { label: '/typing handler p99', value: chart.warm.handler99, highlight: true },
+        { label: '(b) same calls p99', value: chart.warm.baseline99 },
         { label: 'bare fetch p99', value: chart.warm.fetch99 },
       ],
     });

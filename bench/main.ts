@@ -1,7 +1,8 @@
 /**
  * The benchmark suite behind `npm run bench` (started by bench/run.mjs on the Lambda runtime's Node major).
- * Everything runs on loopback: moto for Secrets Manager, the loopback Bitrix24 portal from sandbox/. Every
- * comparison is a ratio inside one run, because absolute times drift between machines and runs.
+ * Everything runs on loopback: moto for Secrets Manager and the shared-state table (DynamoDB), the loopback
+ * Bitrix24 portal from sandbox/. Every comparison is a ratio inside one run, because absolute times drift
+ * between machines and runs.
  *
  * Each stage in bench/stages/ takes the shared context and hands back its rows; this file runs them in order
  * and writes the report.
@@ -12,8 +13,10 @@ import { parseOptions, stageSelected } from './options.js';
 import { machine, type StageReport } from './report.js';
 import { bundleBaselines, bundleFunctions } from './stages/bundles.js';
 import { coldStart } from './stages/cold-start.js';
+import { observability } from './stages/observability.js';
 import { portalBudget } from './stages/portal-budget.js';
 import { secretsManagerCalls } from './stages/secrets-manager.js';
+import { stateRoundTrips } from './stages/state-round-trips.js';
 import { warmOverhead } from './stages/warm-overhead.js';
 
 type Stage = (bench: BenchContext) => Promise<StageReport>;
@@ -22,7 +25,9 @@ const STAGES: Array<[name: string, stage: Stage]> = [
   ['Bundle', bundleFunctions],
   ['Baseline bundles', bundleBaselines],
   ['Cold start', coldStart],
+  ['Observability', observability],
   ['Warm overhead', warmOverhead],
+  ['DynamoDB round trips', stateRoundTrips],
   ['Secrets Manager', secretsManagerCalls],
   ['Portal budget', portalBudget],
 ];
@@ -31,7 +36,13 @@ const HARD_LIMIT_MS = 15 * 60_000;
 
 const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 
-export async function main(input: { root: string; lambdaMajor: string; args: string[] }): Promise<number> {
+export async function main(input: {
+  root: string;
+  /** This run's own directory for the harness and the bundles. */
+  runDir: string;
+  lambdaMajor: string;
+  args: string[];
+}): Promise<number> {
   const { root } = input;
   process.chdir(root);
   const options = parseOptions(input.args);
@@ -44,7 +55,7 @@ export async function main(input: { root: string; lambdaMajor: string; args: str
     `Node ${process.version} (Lambda runtime nodejs${input.lambdaMajor}.x) on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB`,
   );
 
-  const bench = await openBench(root, options, say);
+  const bench = await openBench(root, input.runDir, options, say);
   const reports: StageReport[] = [];
   try {
     for (const [name, stage] of STAGES) {

@@ -4,7 +4,7 @@
 // so when this Node is another major the suite re-runs itself under that major, fetched from the npm registry
 // by scripts/lambda-node.sh. Then it provisions moto (.venv), bundles the TypeScript harness and runs it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -35,7 +35,10 @@ const { ensurePythonEnv } = await import(pathToFileURL(join(root, 'scripts', 'py
 ensurePythonEnv();
 
 const { build } = await import('esbuild');
-const outdir = join(root, '.cache', 'bench', 'harness');
+// The harness and the bundles of this run live in a directory of its own, so two runs at once (several people
+// on one machine) never rebuild or delete each other's files; it is removed when the run ends.
+const runDir = join(root, '.cache', 'bench', 'runs', String(process.pid));
+const outdir = join(runDir, 'harness');
 mkdirSync(outdir, { recursive: true });
 await build({
   entryPoints: { main: join(root, 'bench', 'main.ts'), worker: join(root, 'bench', 'worker.ts') },
@@ -49,5 +52,11 @@ await build({
   logLevel: 'warning',
 });
 const { main } = await import(pathToFileURL(join(outdir, 'main.mjs')).href);
+let code;
+try {
+  code = await main({ root, runDir, lambdaMajor, args: process.argv.slice(2) });
+} finally {
+  rmSync(runDir, { recursive: true, force: true });
+}
 // Exit explicitly: a stray keep-alive socket must not hold the suite open after its report is written.
-process.exit(await main({ root, lambdaMajor, args: process.argv.slice(2) }));
+process.exit(code);

@@ -38,6 +38,8 @@ export async function seedPortal(
 ): Promise<SeededPortal> {
   const portal = await startPortal(portalOptions);
   const bot = webhookBotOn(portal, 39);
+  // The secret says what the portal's bucket is, as an operator sets it per portal: the service budgets by it.
+  bot.secret.rateLimit = { burst: portalOptions.burst, perSecond: portalOptions.drainPerSecond };
   const front = tlsCacheDir ? await startTlsFront(portal.url, tlsCacheDir) : undefined;
   if (front) bot.secret.webhook!.url = bot.secret.webhook!.url.replace(portal.url, front.url);
   await createSecret(motoUrl, `${prefix}/portals/${portal.domain}`, bot.secret);

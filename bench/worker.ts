@@ -3,7 +3,8 @@
  * from this process's environment, as Lambda's init does) and runs the scenarios the parent asks for over
  * IPC. Its stdout is a pipe the parent drains and counts, as Lambda's runtime captures a function's stdout.
  *
- * argv: <bundle file URL>
+ * argv: <bundle file URL>; env BENCH_BASELINE_BUNDLE: a baseline's bundle (file URL) the warm scenario
+ * compares the function with, imported beside it.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { performance } from 'node:perf_hooks';
@@ -17,7 +18,9 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<{ st
 export type Command =
   | { cmd: 'warm'; target: TypingTarget; warmup: number; count: number }
   | { cmd: 'sequential'; target: TypingTarget; count: number; spacingMs: number; dialog?: string }
-  | { cmd: 'concurrent'; target: TypingTarget; dialogs: string[] };
+  | { cmd: 'concurrent'; target: TypingTarget; dialogs: string[] }
+  /** One request signed by the parent, which may send the same one again (a repeat of its webhook-id). */
+  | { cmd: 'event'; target: TypingTarget; dialog: string; event: APIGatewayProxyEventV2 };
 
 export interface Sent {
   dialog: string;
@@ -26,41 +29,63 @@ export interface Sent {
   doneAt: number;
   status: number;
   code?: string;
+  body?: string;
 }
 
 const { handler } = (await import(process.argv[2]!)) as { handler: Handler };
+const baselineBundle = process.env.BENCH_BASELINE_BUNDLE;
+const baseline = baselineBundle ? ((await import(baselineBundle)) as { handler: Handler }).handler : undefined;
 
 async function send(target: TypingTarget, dialog: string, prepared = typingEvent(target, dialog)): Promise<Sent> {
   const sentAt = Date.now();
   const response = await handler(prepared, lambdaContext());
   const code = response.statusCode === 200 ? undefined : (JSON.parse(response.body ?? '{}') as { code?: string }).code;
-  return { dialog, sentAt, doneAt: Date.now(), status: response.statusCode, ...(code ? { code } : {}) };
+  const done = { dialog, sentAt, doneAt: Date.now(), status: response.statusCode, body: response.body };
+  return code ? { ...done, code } : done;
 }
 
-/** What the warm-overhead stage measures: handler and bare-fetch latencies (ms), and the handler's statuses. */
+/** What the warm-overhead stage measures: latencies (ms) of the handler, the baseline and the bare fetch. */
 export interface WarmRun {
   handlerMs: number[];
+  baselineMs: number[];
   fetchMs: number[];
   statuses: Record<string, number>;
+  baselineStatuses: Record<string, number>;
   bareFailures: number;
 }
 
-/** `/typing` through the handler vs the bare `fetch` of the same portal call, alternating ABBA so drift cancels. */
+/** Every order of the three, so each one runs first, second and last equally often and drift cancels. */
+const ORDERS = [
+  [0, 1, 2],
+  [1, 2, 0],
+  [2, 0, 1],
+  [2, 1, 0],
+  [1, 0, 2],
+  [0, 2, 1],
+] as const;
+
+/**
+ * `/typing` through the handler vs the baseline handler (the same portal call and DynamoDB requests) vs the
+ * bare `fetch` of the portal call alone, interleaved.
+ */
 async function warm(target: TypingTarget, warmup: number, count: number): Promise<WarmRun> {
+  if (!baseline) throw new Error('the warm scenario needs BENCH_BASELINE_BUNDLE');
   const handlerMs: number[] = [];
+  const baselineMs: number[] = [];
   const fetchMs: number[] = [];
   const statuses: Record<string, number> = {};
+  const baselineStatuses: Record<string, number> = {};
   const bareBody = JSON.stringify({ DIALOG_ID: 'chat1', BOT_ID: target.botId, CLIENT_ID: target.clientId });
   const bareUrl = `${target.webhookUrl}imbot.chat.sendTyping.json`;
   let bareFailures = 0;
-  const viaHandler = async (record: boolean) => {
+  const through = (run: Handler, times: number[], counts: Record<string, number>) => async (record: boolean) => {
     const prepared = typingEvent(target, 'chat1');
     const started = performance.now();
-    const response = await handler(prepared, lambdaContext());
+    const response = await run(prepared, lambdaContext());
     const took = performance.now() - started;
     if (record) {
-      handlerMs.push(took);
-      statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+      times.push(took);
+      counts[response.statusCode] = (counts[response.statusCode] ?? 0) + 1;
     }
   };
   const viaFetch = async (record: boolean) => {
@@ -77,17 +102,11 @@ async function warm(target: TypingTarget, warmup: number, count: number): Promis
       if (out.result !== true) bareFailures += 1;
     }
   };
+  const variants = [through(handler, handlerMs, statuses), through(baseline, baselineMs, baselineStatuses), viaFetch];
   for (let i = 0; i < warmup + count; i += 1) {
-    const record = i >= warmup;
-    if (i % 4 === 0 || i % 4 === 3) {
-      await viaHandler(record);
-      await viaFetch(record);
-    } else {
-      await viaFetch(record);
-      await viaHandler(record);
-    }
+    for (const v of ORDERS[i % ORDERS.length]!) await variants[v]!(i >= warmup);
   }
-  return { handlerMs, fetchMs, statuses, bareFailures };
+  return { handlerMs, baselineMs, fetchMs, statuses, baselineStatuses, bareFailures };
 }
 
 async function sequential(target: TypingTarget, count: number, spacingMs: number, dialog?: string) {
@@ -121,6 +140,8 @@ process.on('message', (message: { id: number; command: Command } | { exit: true 
         return sequential(command.target, command.count, command.spacingMs, command.dialog);
       case 'concurrent':
         return concurrent(command.target, command.dialogs);
+      case 'event':
+        return send(command.target, command.dialog, command.event);
     }
   };
   run().then(

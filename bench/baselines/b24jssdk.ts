@@ -1,10 +1,12 @@
 /**
  * Baseline (c): the `/typing` handler a user would write with Bitrix24's own JS SDK (`@bitrix24/b24jssdk`,
- * `B24Hook` for an inbound webhook) plus the Secrets Manager SDK client. Same secrets, same signature check,
- * same portal call as the service. Bundled with the service's esbuild options.
+ * `B24Hook` for an inbound webhook) plus the Secrets Manager and DynamoDB SDK clients. Same secrets, same
+ * signature check, same DynamoDB requests (state-requests.ts), same portal call as the service. Bundled with the
+ * service's esbuild options.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { B24Hook } from '@bitrix24/b24jssdk';
+import { sdkRunOnce } from './state-sdk.js';
 import { typingHandler, type WebhookPortal } from './typing-handler.js';
 
 const client = new SecretsManagerClient({});
@@ -29,4 +31,5 @@ export const handler = typingHandler(
     const result = await hookFor(portal).actions.v2.call.make({ method: 'imbot.chat.sendTyping', params });
     return result.isSuccess && result.getData()?.result === true;
   },
+  sdkRunOnce(),
 );

@@ -1,9 +1,11 @@
 /**
- * Baseline (b): the minimal `/typing` handler, using nothing but the Secrets Manager SDK client and `fetch`.
- * Same secrets (signing keys, then the portal), same signature check, same portal call; no cache TTL, no
- * retries, no deadline, no coalescing, no structured logs. Bundled with the service's esbuild options.
+ * Baseline (b): the minimal `/typing` handler, using nothing but the Secrets Manager and DynamoDB SDK clients
+ * and `fetch`. Same secrets (signing keys, then the portal), same signature check, same DynamoDB requests
+ * around the same portal call (state-requests.ts); no cache TTL, no retries, no deadline, no coalescing in
+ * memory, no fail-over, no structured logs. Bundled with the service's esbuild options.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { sdkRunOnce } from './state-sdk.js';
 import { typingHandler } from './typing-handler.js';
 
 const client = new SecretsManagerClient({});
@@ -18,4 +20,5 @@ export const handler = typingHandler(
     });
     return ((await response.json()) as { result?: unknown }).result === true;
   },
+  sdkRunOnce(),
 );

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Answer, StateRequest } from './state-requests.js';
 
 /** The typing call's parameters, as every baseline sends them (a type, so it fits SDKs' plain-record params). */
 export type TypingParams = {
@@ -14,15 +15,19 @@ export interface WebhookPortal {
   webhook: { url: string; clientId: string };
 }
 
+/** Runs the portal call once per webhook-id on the state table (state-requests.ts says with which requests). */
+export type RunOnce = (request: StateRequest, work: () => Promise<Answer>) => Promise<Answer>;
+
 /**
  * The `/typing` handler every baseline shares, so they do the same work as the service: read the keys secret,
- * check the Standard Webhooks HMAC, read the portal secret, make the call. Each secret is read once per
- * container (no TTL), with no retries, deadline or logs. What differs is how a secret is read and how the
- * portal is called.
+ * check the Standard Webhooks HMAC, read the portal secret, then, around the portal call, the same DynamoDB
+ * requests the service makes. Each secret is read once per container (no TTL), with no retries, deadline or
+ * logs. What differs is how a secret is read, how the table is reached and how the portal is called.
  */
 export function typingHandler(
   readSecret: (secretId: string) => Promise<string | undefined>,
   sendTyping: (portal: WebhookPortal, params: TypingParams) => Promise<boolean>,
+  runOnce: RunOnce,
 ) {
   const prefix = process.env.SECRETS_PREFIX;
   const cache = new Map<string, Promise<string | undefined>>();
@@ -45,8 +50,16 @@ export function typingHandler(
       DIALOG_ID: request.dialogId,
       CLIENT_ID: portal.webhook.clientId,
     };
-    const ok = await sendTyping(portal, params);
-    return { statusCode: ok ? 200 : 502, body: JSON.stringify({ ok }) };
+    const state = {
+      webhookId: event.headers['webhook-id'] ?? '',
+      body,
+      portal: request.portal,
+      dialog: params.DIALOG_ID,
+    };
+    return runOnce(state, async () => {
+      const ok = await sendTyping(portal, params);
+      return { statusCode: ok ? 200 : 502, body: JSON.stringify({ ok }) };
+    });
   };
 }
 

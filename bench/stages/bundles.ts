@@ -9,9 +9,9 @@ import { check, markdownTable, sectionRows, type Row, type StageReport } from '.
 import { fmt } from '../stats.js';
 import { TARGET } from '../targets.js';
 
-const BASELINES = ['sdk-only', 'b24jssdk', 'no-sdk'];
+const BASELINES = ['sdk-only', 'sdk-powertools', 'b24jssdk', 'no-sdk'];
 
-const bundleDir = (bench: BenchContext) => bench.cachePath('bundles');
+const bundleDir = (bench: BenchContext) => bench.runPath('bundles');
 
 /** Each function's bundle, checked against the size target. */
 export async function bundleFunctions(bench: BenchContext): Promise<StageReport> {

@@ -19,10 +19,10 @@ export async function startOAuthRouter(portals: FakePortal[]): Promise<{ url: st
         res.end(JSON.stringify({ error: 'invalid_client', error_description: 'Unknown client' }));
         return;
       }
-      relay(new URL(portal.url), req, res, { headers: forwardedHeaders(req.headers, new Set(), body), body }).on(
-        'error',
-        () => res.destroy(),
-      );
+      relay(new URL(portal.oauthServer), req, res, {
+        headers: forwardedHeaders(req.headers, new Set(), body),
+        body,
+      }).on('error', () => res.destroy());
     });
   });
   return listenOnLoopback(server);

@@ -69,8 +69,11 @@ export async function acceptInstall(event: BotEvent, deps: InstallDeps): Promise
   if (!app) throw refuse('no application credentials are stored');
 
   const tokens = await provenTokens(event, domain, app, deps, refuse);
-  const administrator = await isAdministrator(tokens, deps);
-  const previous = await credentials.portal(domain, { fresh: true });
+  // Both wait on the network; side by side they cost the answer budget once.
+  const [administrator, previous] = await Promise.all([
+    isAdministrator(tokens, deps),
+    credentials.portal(domain, { fresh: true }),
+  ]);
   if (previous?.memberId !== undefined && !secretsEqual(previous.memberId, tokens.memberId))
     throw refuse('member_id differs from the stored portal', { administrator });
   const storedToken =

@@ -69,7 +69,12 @@ describe('acceptInstall', () => {
       staleMs: 0,
       allowLoopbackEndpoints: true,
     });
-    policy = { oauthServer: portal.url, allowedDomains: ['127.0.0.1'], timeoutMs: 2_000, allowLoopbackEndpoints: true };
+    policy = {
+      oauthServer: portal.oauthServer,
+      allowedDomains: ['127.0.0.1'],
+      timeoutMs: 2_000,
+      allowLoopbackEndpoints: true,
+    };
   });
   afterEach(async () => {
     await portal.close();

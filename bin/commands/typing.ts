@@ -11,6 +11,14 @@ export const DEFAULT_URL = 'http://localhost:3000';
 const DEADLINE_MS = 15_000;
 // The service's 404s: the portal or the bot does not exist, which scripts want to tell from other failures.
 const NOT_FOUND_CODES: ReadonlySet<TypingErrorCode> = new Set(['PORTAL_UNKNOWN', 'BOT_ID_ERROR']);
+// The service is idempotent by webhook-id; these two answers are about the id, not the portal, so say what
+// they mean for the person who ran the command.
+const HINTS: Partial<Record<TypingErrorCode, string>> = {
+  REQUEST_IN_PROGRESS:
+    'The first attempt of this request was still running when the retries ran out; it may still show typing. Running the command again sends a new request.',
+  WEBHOOK_ID_REUSED:
+    "The service has seen this request's webhook-id with another body; running the command again uses a new id.",
+};
 
 async function signingKey(ctx: CommandContext): Promise<string> {
   const given = stringOption(ctx.values, 'key') ?? (ctx.io.env.TYPING_KEY?.trim() || undefined);
@@ -90,7 +98,8 @@ const send: CommandSpec = {
       throw new CliError(
         NOT_FOUND_CODES.has(error.code) ? EXIT.notFound : EXIT.failed,
         error.code,
-        `${error.code}${status}: ${error.detail}${error.requestId ? ` (request ${error.requestId})` : ''}`,
+        `${error.code}${status}: ${error.detail}${error.requestId ? ` (request ${error.requestId})` : ''}` +
+          (HINTS[error.code] ? `\n${HINTS[error.code]}` : ''),
         fields,
         (({ code: _code, ...details }) => details)(error.toJSON()),
       );

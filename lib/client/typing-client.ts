@@ -96,8 +96,11 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
 
 /**
  * A client for `POST /typing`. Every request is signed (Standard Webhooks); one logical request keeps its
- * `webhook-id` across retries, which the service accepts because it releases an id whose attempt failed.
- * Each attempt is re-signed with a fresh timestamp so a long retry sequence never drifts out of tolerance.
+ * `webhook-id` across retries. The service is idempotent by that id: a retry after a lost answer gets the first
+ * answer without a second portal call, a retry after a failure runs again (failures are not remembered), and a
+ * retry while the first attempt still runs waits for it or gets 409 REQUEST_IN_PROGRESS, retried here after its
+ * Retry-After. Each attempt is re-signed with a fresh timestamp so a long retry sequence never drifts out of
+ * tolerance.
  */
 export function createTypingClient(options: TypingClientOptions): TypingClient {
   const keys = typeof options.key === 'string' ? [options.key] : [...options.key];

@@ -8,6 +8,7 @@ import { cli } from '../support/cli.js';
 import { webhookBotOn } from '../../devtools/fixtures.js';
 import { freePort } from '../../devtools/net.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
+import { startScriptedServer } from '../support/scripted-server.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 
 // `typing send` against the real service: `npm start` (serverless-offline) with Secrets Manager on moto.
@@ -205,6 +206,45 @@ describe('typing send without the service', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(result.json()).toMatchObject({ ok: false, error: { code: 'NETWORK_ERROR', status: 0, attempts: 4 } });
+  });
+
+  it('exits 1 with REQUEST_IN_PROGRESS once its retries run out, saying the first attempt may still show typing', async () => {
+    // Prepare: a service that is still running the first attempt of this webhook-id whenever it is asked
+    const busy = await startScriptedServer({
+      status: 409,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '1' },
+      body: {
+        title: 'Request with this webhook id in progress',
+        status: 409,
+        detail: 'A request with this webhook-id is still running.',
+        code: 'REQUEST_IN_PROGRESS',
+        requestId: 'req-1',
+      },
+    });
+
+    // Act
+    const result = await cli([
+      'typing',
+      'send',
+      '--portal',
+      portal.domain,
+      '--dialog',
+      '27',
+      '--url',
+      busy.url,
+      '--key',
+      key,
+    ]);
+    await busy.close();
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: REQUEST_IN_PROGRESS 409: A request with this webhook-id is still running. (request req-1)\n' +
+        'The first attempt of this request was still running when the retries ran out; it may still show typing. Running the command again sends a new request.\n',
+    );
+    expect(new Set(busy.requests.map((request) => request.headers['webhook-id'])).size).toBe(1);
+    expect(busy.requests).toHaveLength(4);
   });
 
   it('exits 3 when no key is given and none is stored', async () => {

@@ -43,10 +43,10 @@ beforeEach(() => {
 
 async function postTyping(
   body: unknown,
-  options: { key?: string; timestamp?: number; headers?: Record<string, string> } = {},
+  options: { key?: string; timestamp?: number; id?: string; headers?: Record<string, string> } = {},
 ) {
   const text = JSON.stringify(body);
-  const signed = signRequest({ body: text, key: options.key ?? key, timestamp: options.timestamp });
+  const signed = signRequest({ body: text, key: options.key ?? key, timestamp: options.timestamp, id: options.id });
   const response = await fetch(`${service.url}/typing`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...signed, ...options.headers },
@@ -71,8 +71,7 @@ describe('POST /typing through serverless-offline', () => {
     });
   });
 
-  it('refuses a wrong signature, a 10-minute-old timestamp and a replayed webhook-id with 401 and no portal call', async () => {
-    const body = JSON.stringify({ portal: portal.domain, dialogId: '27' });
+  it('refuses a wrong signature and a 10-minute-old timestamp with 401 and no portal call', async () => {
     const forged = await postTyping(
       { portal: portal.domain, dialogId: '27' },
       { key: 'whsec_' + Buffer.alloc(32, 1).toString('base64') },
@@ -83,13 +82,36 @@ describe('POST /typing through serverless-offline', () => {
     );
     expect([forged.status, stale.status]).toEqual([401, 401]);
     expect(portal.calls).toHaveLength(0);
+  });
 
+  it('answers a repeat of a signed request (same webhook-id, same body) with the first answer and no second portal call', async () => {
+    // Prepare
+    const body = JSON.stringify({ portal: portal.domain, dialogId: '27' });
     const headers = { 'content-type': 'application/json', ...signRequest({ body, key }) };
+    // Act
     const first = await fetch(`${service.url}/typing`, { method: 'POST', headers, body });
-    const replay = await fetch(`${service.url}/typing`, { method: 'POST', headers, body });
-    expect([first.status, replay.status]).toEqual([200, 401]);
-    expect(((await replay.json()) as { code: string }).code).toBe('SIGNATURE_INVALID');
+    const repeat = await fetch(`${service.url}/typing`, { method: 'POST', headers, body });
+    // Assess
+    expect([first.status, repeat.status]).toEqual([200, 200]);
+    expect([await first.text(), await repeat.text()]).toEqual(['{"ok":true}', '{"ok":true}']);
     expect(portal.typingCalls()).toHaveLength(1);
+  });
+
+  it('answers the same webhook-id with another signed body 409 WEBHOOK_ID_REUSED, with no portal call', async () => {
+    // Prepare: the id has done its work once
+    const body = JSON.stringify({ portal: portal.domain, dialogId: '28' });
+    const signed = signRequest({ body, key });
+    await fetch(`${service.url}/typing`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signed },
+      body,
+    });
+    portal.resetCalls();
+    // Act
+    const reused = await postTyping({ portal: portal.domain, dialogId: '29' }, { id: signed['webhook-id'] });
+    // Assess
+    expect(reused).toMatchObject({ status: 409, json: { code: 'WEBHOOK_ID_REUSED' } });
+    expect(portal.calls).toHaveLength(0);
   });
 
   it('answers 400 DIALOG_ID_EMPTY for a missing dialogId, with no portal call', async () => {

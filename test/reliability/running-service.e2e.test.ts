@@ -324,8 +324,8 @@ describe('hostile input against the running service: each refused with the docum
     expect(calls).toBe(0);
   });
 
-  it('replayed-id: the same signed request twice → 200 then 401, one portal call', async () => {
-    const body = valid();
+  it('replayed-id: the same signed request twice → the first answer twice, one portal call', async () => {
+    const body = JSON.stringify({ portal: webhookPortal.domain, dialogId: 'chat27' });
     const headers = signRequest({ body, key }) as unknown as Record<string, string>;
     const before = webhookPortal.typingCalls().length;
     const first = await typing(body, headers);
@@ -336,13 +336,42 @@ describe('hostile input against the running service: each refused with the docum
       section: 'Hostile input',
       scenario: '/typing: replayed-id',
       sent: 'one correctly signed request sent twice',
-      got: `${first.status}, then ${second.status} ${String(second.json.code)}`,
+      got: `${first.status} ${JSON.stringify(first.json)}, then ${second.status} ${JSON.stringify(second.json)}`,
       figures: { portalCalls: calls },
       command: `npm test -- ${FILE} -t "replayed-id"`,
       observations: 2,
     });
-    expect([first.status, second.status]).toEqual([200, 401]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect([first.json, second.json]).toEqual([{ ok: true }, { ok: true }]);
     expect(calls).toBe(1);
+  });
+
+  it('reused-id: the same webhook-id with another signed body → 409 WEBHOOK_ID_REUSED, no portal call', async () => {
+    const body = JSON.stringify({ portal: webhookPortal.domain, dialogId: 'chat28' });
+    const signed = signRequest({ body, key }) as unknown as Record<string, string>;
+    const first = await typing(body, signed);
+    const other = JSON.stringify({ portal: webhookPortal.domain, dialogId: 'chat29' });
+    const before = portalCalls();
+    const reused = await typing(
+      other,
+      signRequest({ body: other, key, id: signed['webhook-id'] }) as unknown as Record<string, string>,
+    );
+    const calls = portalCalls() - before;
+    recordScenario({
+      id: 'hostile/reused-id',
+      section: 'Hostile input',
+      scenario: '/typing: reused-id',
+      sent: 'a correctly signed request, then another body signed with the same webhook-id',
+      got: `${first.status}, then ${reused.status} ${String(reused.json.code)}`,
+      figures: { portalCalls: calls },
+      command: `npm test -- ${FILE} -t "reused-id"`,
+      observations: 2,
+    });
+    expect(first.status).toBe(200);
+    expect(reused.status).toBe(409);
+    expect(reused.json.code).toBe('WEBHOOK_ID_REUSED');
+    expect(reused.contentType).toBe('application/problem+json');
+    expect(calls).toBe(0);
   });
 });
 

@@ -161,6 +161,36 @@ describe('retries', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it('retries 409 REQUEST_IN_PROGRESS with the same webhook-id after its Retry-After, and gets the first answer', async () => {
+    // Prepare: the service is still running the first attempt of this id when the retry arrives
+    service.script(problem('REQUEST_IN_PROGRESS', { 'retry-after': '1' }));
+    const client = createTypingClient({ url: service.url, key, ...fast });
+
+    // Act
+    const result = await client.sendTyping(request);
+
+    // Assess
+    expect(result).toEqual({ ok: true });
+    const [first, second] = service.requests;
+    expect(service.requests).toHaveLength(2);
+    expect(headersOf(1)['webhook-id']).toBe(headersOf(0)['webhook-id']);
+    expect(second!.body).toBe(first!.body);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('does not retry 409 WEBHOOK_ID_REUSED: the same id can only be refused again', async () => {
+    // Prepare
+    service.script(problem('WEBHOOK_ID_REUSED'));
+    const client = createTypingClient({ url: service.url, key, ...fast });
+
+    // Act
+    const error = await failure(client.sendTyping(request));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'WEBHOOK_ID_REUSED', status: 409, attempts: 1, retryable: false });
+    expect(service.requests).toHaveLength(1);
+  });
+
   it('retries a dropped connection', async () => {
     // Prepare
     service.script({ destroy: true });

@@ -118,7 +118,9 @@ export function botEventsDependencies(
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'botEvents');
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
-  const state = overrides.state ?? createSharedState({ tableName: config.stateTable, logger });
+  const state =
+    overrides.state ??
+    createSharedState({ tableName: config.stateTable, callTimeoutMs: config.stateCallTimeoutMs, logger });
   return {
     config,
     logger,

@@ -97,7 +97,13 @@ export function typingDependencies(env = process.env, overrides: Partial<TypingD
   const logger = overrides.logger ?? serviceLogger(config, 'typing');
   const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
   const state =
-    overrides.state ?? createSharedState({ tableName: config.stateTable, logger, idempotency: powertoolsIdempotency });
+    overrides.state ??
+    createSharedState({
+      tableName: config.stateTable,
+      callTimeoutMs: config.stateCallTimeoutMs,
+      logger,
+      idempotency: powertoolsIdempotency,
+    });
   return {
     config,
     logger,

@@ -23,6 +23,9 @@ export const DEFAULTS = {
   portalBudgetSharePercent: 80,
   // A bot event's delivery is acted on once within this time (Bitrix24 itself never redelivers).
   deliveryMemorySeconds: 600,
+  // One shared-state (DynamoDB) call on a request's critical path; past it, this container's memory answers.
+  // DynamoDB answers in single-digit milliseconds; an emulator that queues every request needs more.
+  stateCallTimeoutMs: 250,
   oauthServer: 'https://oauth.bitrix.info',
   installsEnabled: false,
   // The platform shows typing itself for most events; where it deliberately does not (open lines, supervisor
@@ -73,6 +76,7 @@ export interface Config {
   deliveryMemorySeconds: number;
   /** The shared-state table; undefined: state is this container's memory only. */
   stateTable: string | undefined;
+  stateCallTimeoutMs: number;
   oauthServer: string;
   installsEnabled: boolean;
   typingWherePlatformDoesNot: boolean;
@@ -216,6 +220,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     deliveryMemorySeconds: DEFAULTS.deliveryMemorySeconds,
     stateTable: stateTable(env),
+    stateCallTimeoutMs: integer(env, 'STATE_CALL_TIMEOUT_MS', DEFAULTS.stateCallTimeoutMs, 50, 5_000),
     oauthServer: httpsOrLoopbackUrl(env, 'OAUTH_SERVER', DEFAULTS.oauthServer, allowLoopbackEndpoints),
     installsEnabled: flag(env, 'INSTALLS_ENABLED', DEFAULTS.installsEnabled),
     typingWherePlatformDoesNot: flag(env, 'TYPING_WHERE_PLATFORM_DOES_NOT', DEFAULTS.typingWherePlatformDoesNot),

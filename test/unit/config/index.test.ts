@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       portalBudgetSharePercent: 80,
       deliveryMemorySeconds: 600,
       stateTable: undefined,
+      stateCallTimeoutMs: 250,
       oauthServer: 'https://oauth.bitrix.info',
       installsEnabled: false,
       typingWherePlatformDoesNot: false,
@@ -149,6 +150,7 @@ describe('loadConfig', () => {
       OAUTH_SERVER: 'http://127.0.0.1:9000/ignored/path',
       INSTALL_ALLOWED_DOMAINS: ' A.bitrix24.com, ,b.bitrix24.de ',
       EVENT_BUS_NAME: 'typing-events',
+      STATE_CALL_TIMEOUT_MS: '2000',
     });
 
     // Assess
@@ -165,6 +167,7 @@ describe('loadConfig', () => {
       oauthServer: 'http://127.0.0.1:9000',
       installAllowedDomains: ['a.bitrix24.com', 'b.bitrix24.de'],
       eventBusName: 'typing-events',
+      stateCallTimeoutMs: 2000,
     });
   });
 
@@ -202,6 +205,8 @@ describe('loadConfig', () => {
     ['EVENTS_ANSWER_BUDGET_MS', '10001'],
     // The indicator lapses about 35 s after the last call: a window near that would let it lapse.
     ['TYPING_COALESCE_MS', '25001'],
+    ['STATE_CALL_TIMEOUT_MS', '49'],
+    ['STATE_CALL_TIMEOUT_MS', '5001'],
     ['INSTALLS_ENABLED', 'maybe'],
     ['INSTALLS_ENABLED', '2'],
     ['LOG_LEVEL', 'verbose'],

@@ -62,8 +62,12 @@ interface BudgetView {
   lapsed: string[];
 }
 
-/** A first guess of the item's state, then the state the refused write showed, then one more if it moved. */
-const MAX_ATTEMPTS = 3;
+/**
+ * A first guess of the item's state, then the state each refused write showed. Every attempt judges the bucket
+ * at the same instant and `tat` never decreases, so the worst case is busy (the guess) → new (no item yet) →
+ * idle (a peer created it) → busy (a peer advanced it): the fourth write can only be refused as over budget.
+ */
+const MAX_ATTEMPTS = 4;
 /** How long a view of a budget item is worth keeping as a guess. */
 const VIEW_TTL_MS = 60_000;
 
@@ -162,14 +166,18 @@ class DynamoDBState implements SharedState {
     window?: { key: string; windowMs: number },
   ): Promise<TypingSlot> {
     const gcra = gcraOf(budget);
-    const view = this.views.get(budgetKey, this.now());
-    let branch = firstGuess(view, this.now(), gcra);
+    // One instant for every attempt. With a fresh clock per attempt, a burst whose writes queue on the item for
+    // longer than one interval sees the bucket idle again at each retry, and idle writes exclude each other:
+    // one contender per round would be admitted and the rest refused with most of the budget unspent. Judging
+    // at the first attempt's instant counts less drain than has happened, so it can only be stricter.
+    const now = this.now();
+    const view = this.views.get(budgetKey, now);
+    let branch = firstGuess(view, now, gcra);
     // `tat` never decreases, so a budget seen spent is still spent: an admission is refused without a round
     // trip. A typing request still asks, since an open window (coalesced, a 200) must win over a 429.
     if (branch.kind === 'over' && !window) return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
+    const opened = window && { key: window.key, until: now + window.windowMs };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const now = this.now();
-      const opened = window && { key: window.key, until: now + window.windowMs };
       const update = budgetUpdate({
         tableName: this.options.tableName,
         budgetKey,
@@ -192,11 +200,11 @@ class DynamoDBState implements SharedState {
         }
         this.see(budgetKey, error.Item, now);
         if (window && (windowsOf(error.Item)[window.key] ?? -Infinity) >= now) return { kind: 'coalesced' };
-        branch = budgetBranchOf(error.Item, this.now(), gcra);
+        branch = budgetBranchOf(error.Item, now, gcra);
         if (branch.kind === 'over') return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
       }
     }
-    // The bucket moved under every attempt: it is contended, so refusing for one interval is the honest answer.
+    // Only a bucket that moved backwards (a table edited by hand) gets here: refuse for one interval.
     return { kind: 'rate-limited', retryAfterMs: Math.ceil(gcra.intervalMs) };
   }
 

@@ -122,14 +122,42 @@ describe('DynamoDB state: round trips and what a refused write tells', () => {
     ).toEqual(['windows.portal|39|old']);
   });
 
-  it('gives up after three writes on a bucket that moves under each, refusing for one interval', async () => {
+  it('gives up after four writes on a bucket that moves under each, refusing for one interval', async () => {
     const { state, sent } = stateWith([
       { refusedWith: bucket(NOW - 1) },
       { refusedWith: bucket(NOW + 100) },
       { refusedWith: bucket(NOW - 1) },
+      { refusedWith: bucket(NOW + 100) },
     ]);
     await expect(state.admit('portal', budget)).resolves.toEqual({ admitted: false, retryAfterMs: 500 });
-    expect(sent).toHaveLength(3);
+    expect(sent).toHaveLength(4);
+  });
+
+  it('judges every retry at the first attempt’s instant: a peer’s admission makes the next write busy, not idle', async () => {
+    // Prepare: the clock moves a full interval (500 ms) between readings, as when writes queue on a hot item
+    const { client, sent } = scriptedClient([
+      { refusedWith: bucket(NOW - 1) },
+      { refusedWith: bucket(NOW + 500) },
+      { attributes: bucket(NOW + 1_000) },
+    ]);
+    const { logger } = captureLogger();
+    let now = NOW - 500;
+    const state = createDynamoDBState({
+      ...STATE_DEFAULTS,
+      client,
+      tableName: 'state',
+      logger,
+      now: () => (now += 500),
+    });
+    // Act
+    const admission = await state.admit('portal', budget);
+    // Assess: guess busy, then idle as the refusal showed, then busy on top of the peer's admission
+    expect(admission).toEqual({ admitted: true });
+    expect(sent.map((call) => call.input.ConditionExpression)).toEqual([
+      expect.stringContaining('BETWEEN'),
+      expect.stringMatching(/^#n\d+ < :v\d+$/),
+      expect.stringContaining('BETWEEN'),
+    ]);
   });
 
   it('turns any other failure into StateUnavailableError, for the fail-over to cover', async () => {

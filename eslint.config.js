@@ -5,7 +5,8 @@ import tseslint from 'typescript-eslint';
 // storage never learn about what is built on them, and forbidding the same line rules out cycles. An ESLint rule
 // rather than dependency-cruiser: no extra dependency, and it runs in the same lint pass as everything else.
 const LIB_LAYERS = [
-  ['config', 'deadline', 'retry'],
+  // metrics and tracing: the ports every layer records through, with their adapters
+  ['config', 'deadline', 'retry', 'metrics', 'tracing'],
   ['logging'],
   ['bitrix24', 'secrets', 'state'], // wire protocol, secret storage, shared-state storage: none knows the others
   ['errors'], // the service's error catalogue with HTTP statuses
@@ -71,6 +72,11 @@ export default tseslint.config(
         clearTimeout: 'readonly',
       },
     },
+  },
+  {
+    // Scripts the Serverless Framework loads with require() (`${file(...)}` in serverless.yml).
+    files: ['deploy/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
   {
     rules: {

@@ -10,6 +10,7 @@ const WITHOUT_EMULATOR = [
   'test/cli/bundle.test.ts',
   'test/cli/events.test.ts',
   'test/cli/program.test.ts',
+  'test/functions/observability.test.ts',
 ];
 
 /** A project whose suites talk to one moto server (Secrets Manager, EventBridge), started only if they run. */

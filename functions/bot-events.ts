@@ -7,12 +7,15 @@ import { parseFormBody } from '../lib/events/form-body.js';
 import { createEventBridgePublisher, type EventPublisher } from '../lib/events/forwarding.js';
 import { showTypingForEvent, type EventTypingResult } from '../lib/events/reactions.js';
 import { boundedText } from '../lib/events/verification.js';
+import { functionMetrics, functionTracing } from '../lib/http/observability.js';
 import { json } from '../lib/http/response.js';
 import { httpRoute } from '../lib/http/route.js';
 import { TypingGate } from '../lib/imbot/typing-gate.js';
 import { serviceLogger, type Logger } from '../lib/logging/index.js';
+import type { Metrics } from '../lib/metrics/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
 import { createSharedState, type SharedState } from '../lib/state/index.js';
+import type { Tracing } from '../lib/tracing/index.js';
 
 export interface BotEventsDependencies {
   config: Config;
@@ -25,6 +28,9 @@ export interface BotEventsDependencies {
   publisher: EventPublisher | undefined;
   /** Verification (installs included), with its per-container lookup budget. */
   verifier: EventVerifier;
+  /** Embedded-metric records in the log stream (README, "Metrics"). */
+  metrics: Metrics;
+  tracing: Tracing;
 }
 
 /**
@@ -40,6 +46,8 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
     maxBodyBytes: config.eventsMaxBodyBytes,
     mediaType: 'application/x-www-form-urlencoded',
     messages: { ok: 'event accepted', refused: 'event refused', failed: 'event failed' },
+    metrics: deps.metrics,
+    tracing: deps.tracing,
   };
 
   const forward = async (event: BotEvent, deadline: Deadline): Promise<string> => {
@@ -117,18 +125,21 @@ export function botEventsDependencies(
 ): BotEventsDependencies {
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'botEvents');
-  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  const metrics = overrides.metrics ?? functionMetrics(config, logger);
+  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger, undefined, metrics);
   const state =
     overrides.state ??
-    createSharedState({ tableName: config.stateTable, callTimeoutMs: config.stateCallTimeoutMs, logger });
+    createSharedState({ tableName: config.stateTable, callTimeoutMs: config.stateCallTimeoutMs, logger, metrics });
   return {
     config,
     logger,
     credentials,
     // Only with installs on may this function write secrets, and so spend a rotating refresh token.
-    portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, config.installsEnabled),
+    portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, config.installsEnabled, metrics),
     state,
-    gate: overrides.gate ?? TypingGate.fromConfig(config, state),
+    gate: overrides.gate ?? TypingGate.fromConfig(config, state, metrics),
+    metrics,
+    tracing: overrides.tracing ?? functionTracing(config),
     publisher:
       'publisher' in overrides
         ? overrides.publisher

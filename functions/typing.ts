@@ -2,15 +2,18 @@ import { createHash } from 'node:crypto';
 import { loadConfig, type Config } from '../lib/config/index.js';
 import { Deadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
+import { functionMetrics, functionTracing } from '../lib/http/observability.js';
 import { json, type HttpResponse } from '../lib/http/response.js';
 import { httpRoute } from '../lib/http/route.js';
 import { sendTyping } from '../lib/imbot/send-typing.js';
 import { TypingGate } from '../lib/imbot/typing-gate.js';
 import { serviceLogger, type Logger } from '../lib/logging/index.js';
+import type { Metrics } from '../lib/metrics/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
 import { verifySignature } from '../lib/signing/standard-webhooks.js';
 import { createSharedState, type SharedState, type StoredAnswer } from '../lib/state/index.js';
 import { powertoolsIdempotency } from '../lib/state/powertools-idempotency.js';
+import type { Tracing } from '../lib/tracing/index.js';
 import { parseTypingRequest } from '../lib/typing/typing-request.js';
 
 export interface TypingDependencies {
@@ -21,6 +24,9 @@ export interface TypingDependencies {
   /** Idempotency by webhook-id, across containers when the state table is configured. */
   state: SharedState;
   gate: TypingGate;
+  /** Embedded-metric records in the log stream (README, "Metrics"). */
+  metrics: Metrics;
+  tracing: Tracing;
 }
 
 // Leaves the first request's own answer time to arrive before a repeat gives up waiting for it.
@@ -31,13 +37,16 @@ const REPEAT_WAIT_MARGIN_MS = 500;
  * Idempotent by `webhook-id`: a repeat (a caller's retry after a lost answer, or a captured request replayed)
  * gets the first answer again without a second portal call, whichever container it reaches.
  */
-export function createTypingHandler({ config, logger, credentials, portals, state, gate }: TypingDependencies) {
+export function createTypingHandler(deps: TypingDependencies) {
+  const { config, logger, credentials, portals, state, gate } = deps;
   const route = {
     route: 'POST /typing',
     logger,
     maxBodyBytes: config.typingMaxBodyBytes,
     mediaType: 'application/json',
     messages: { ok: 'typing sent', refused: 'typing refused', failed: 'typing failed' },
+    metrics: deps.metrics,
+    tracing: deps.tracing,
   };
   return httpRoute(route, async ({ headers, body, context, annotate }) => {
     const keys = await credentials.typingKeys();
@@ -95,7 +104,8 @@ function answerOf(response: HttpResponse): StoredAnswer {
 export function typingDependencies(env = process.env, overrides: Partial<TypingDependencies> = {}): TypingDependencies {
   const config = overrides.config ?? loadConfig(env);
   const logger = overrides.logger ?? serviceLogger(config, 'typing');
-  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger);
+  const metrics = overrides.metrics ?? functionMetrics(config, logger);
+  const credentials = overrides.credentials ?? Credentials.fromConfig(config, logger, undefined, metrics);
   const state =
     overrides.state ??
     createSharedState({
@@ -103,14 +113,17 @@ export function typingDependencies(env = process.env, overrides: Partial<TypingD
       callTimeoutMs: config.stateCallTimeoutMs,
       logger,
       idempotency: powertoolsIdempotency,
+      metrics,
     });
   return {
     config,
     logger,
     credentials,
-    portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, true),
+    portals: overrides.portals ?? portalClientFromConfig(config, credentials, logger, true, metrics),
     state,
-    gate: overrides.gate ?? TypingGate.fromConfig(config, state),
+    gate: overrides.gate ?? TypingGate.fromConfig(config, state, metrics),
+    metrics,
+    tracing: overrides.tracing ?? functionTracing(config),
   };
 }
 

@@ -32,6 +32,10 @@ export const DEFAULTS = {
   // bots, keyboard commands), the service follows it unless this is on.
   typingWherePlatformDoesNot: false,
   logLevel: 'info',
+  // Embedded-metric records in the log stream (README, "Metrics"); tracing needs the Powertools layer a
+  // deployment adds with TRACING=true, so it is off unless that deployment turns it on.
+  metricsEnabled: true,
+  tracingEnabled: false,
   // Per container: at most this many secrets (portals found) are cached, least recently used out first; names
   // found absent are kept apart, in a smaller list of their own, so unknown names never push a portal out.
   secretsCacheMaxEntries: 10_000,
@@ -94,6 +98,8 @@ export interface Config {
   allowLoopbackEndpoints: boolean;
   eventBusName: string | undefined;
   logLevel: LogLevel;
+  metricsEnabled: boolean;
+  tracingEnabled: boolean;
 }
 
 export class ConfigError extends Error {
@@ -242,5 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowLoopbackEndpoints,
     eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
     logLevel,
+    metricsEnabled: flag(env, 'METRICS_ENABLED', DEFAULTS.metricsEnabled),
+    tracingEnabled: flag(env, 'TRACING_ENABLED', DEFAULTS.tracingEnabled),
   };
 }

@@ -42,6 +42,11 @@ export interface ServiceErrorOptions {
   upstreamCode?: string;
   /** Portal attempts made before this failure, for logs. */
   attempts?: number;
+  /**
+   * Why, in the operators' words, for the summary log line only and never in the answer: every failed event
+   * verification answers alike, but the log tells an unknown portal from a wrong token.
+   */
+  reason?: string;
   cause?: unknown;
 }
 
@@ -54,6 +59,7 @@ export class ServiceError extends Error {
   readonly upstreamStatus: number | undefined;
   readonly upstreamCode: string | undefined;
   readonly attempts: number | undefined;
+  readonly reason: string | undefined;
 
   constructor(code: ErrorCode, detail: string, options: ServiceErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -64,5 +70,6 @@ export class ServiceError extends Error {
     this.upstreamStatus = options.upstreamStatus;
     this.upstreamCode = options.upstreamCode;
     this.attempts = options.attempts;
+    this.reason = options.reason;
   }
 }

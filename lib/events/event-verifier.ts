@@ -99,14 +99,16 @@ export class EventVerifier {
   private async check(event: BotEvent, deadline: Deadline): Promise<PortalCredentials> {
     const { credentials, portalDomains, install, logger } = this.options;
     const domain = normalizeDomain(event.auth.domain);
-    if (!domain || (portalDomains.length > 0 && !domainAllowed(domain, portalDomains))) throw unverified();
+    if (!domain) throw unverified('auth[domain] is not a host name');
+    if (portalDomains.length > 0 && !domainAllowed(domain, portalDomains))
+      throw unverified('domain off PORTAL_DOMAINS');
     if (install && INSTALL_EVENTS.has(event.name)) {
       return acceptInstall(event, { credentials, logger, policy: install, deadline });
     }
     if (credentials.portalKnowledge(domain) !== 'nothing') return verifyEventOrigin(credentials, event);
     if (!this.budget.take()) {
       this.reportOverBudget();
-      throw unverified();
+      throw unverified('unknown portal (over the lookup budget: not looked up)');
     }
     try {
       return await verifyEventOrigin(credentials, event);

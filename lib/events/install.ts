@@ -57,7 +57,7 @@ export async function acceptInstall(event: BotEvent, deps: InstallDeps): Promise
       portal: domain ?? boundedText(event.auth.domain, 253),
       ...fields,
     });
-    return unverified();
+    return unverified(`install proof failed: ${reason}`);
   };
   const { refreshToken, memberId, applicationToken } = event.auth;
   if (!domain) throw refuse('auth[domain] is not a host name');

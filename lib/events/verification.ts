@@ -31,12 +31,15 @@ export async function verifyEventOrigin(credentials: Credentials, event: BotEven
     if (secretsEqual(presented, token) && expected.length > 0 && presented !== '') tokenOk = true;
   }
   const memberOk = portal?.memberId === undefined || secretsEqual(event.auth.memberId ?? '', portal.memberId);
-  if (!portal || !tokenOk || !memberOk) throw unverified();
+  if (!portal) throw unverified('unknown portal');
+  if (!tokenOk) throw unverified('token mismatch');
+  if (!memberOk) throw unverified('member mismatch');
   return portal;
 }
 
-export function unverified(): ServiceError {
-  return new ServiceError('EVENT_UNVERIFIED', UNVERIFIED);
+/** The one answer for a failed verification; `reason` reaches only the summary log line. */
+export function unverified(reason?: string): ServiceError {
+  return new ServiceError('EVENT_UNVERIFIED', UNVERIFIED, { reason });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import { DEFAULT_RATE_LIMIT, type PortalCredentials } from '../portal/index.js';
 import { ExpiringMap, type Budget, type SharedState, type TypingSlot } from '../state/index.js';
 import type { SendTypingOutcome } from './send-typing.js';
@@ -12,6 +13,8 @@ export interface TypingGateOptions {
   /** Dialogs this container remembers typing in, at most. */
   maxRecent?: number;
   now?: () => number;
+  /** Receives coalesced requests, budget refusals, and each portal call's latency, attempts and outcome. */
+  metrics?: Metrics;
 }
 
 /** What a gated call gets: ask `mayRetry` before retrying a rate-limited answer. */
@@ -46,10 +49,15 @@ export class TypingGate {
     this.now = options.now ?? Date.now;
   }
 
-  static fromConfig(config: Pick<Config, 'typingCoalesceMs' | 'portalBudgetSharePercent'>, state: SharedState) {
+  static fromConfig(
+    config: Pick<Config, 'typingCoalesceMs' | 'portalBudgetSharePercent'>,
+    state: SharedState,
+    metrics?: Metrics,
+  ) {
     return new TypingGate(state, {
       windowMs: config.typingCoalesceMs,
       budgetShare: config.portalBudgetSharePercent / 100,
+      metrics,
     });
   }
 
@@ -74,12 +82,19 @@ export class TypingGate {
         : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget });
     // Settled or not, nobody may be left with an unhandled rejection if the reservation is never used.
     decision.catch(() => undefined);
+    const metrics = this.options.metrics ?? noMetrics;
     return new TypingReservation(botId, decision, {
-      admit: async () => (await this.state.admit(budgetKey, budget)).admitted,
+      admit: async () => {
+        const { admitted } = await this.state.admit(budgetKey, budget);
+        if (!admitted) metrics.add('RateBudgetRefusals');
+        return admitted;
+      },
       release: () => this.state.releaseTypingSlot(key),
       remember: () => {
         if (windowMs > 0) this.recent.set(key, true, this.now() + windowMs, this.now());
       },
+      metrics,
+      now: this.now,
     });
   }
 
@@ -96,6 +111,8 @@ interface SlotActions {
   admit: () => Promise<boolean>;
   release: () => Promise<void>;
   remember: () => void;
+  metrics: Metrics;
+  now: () => number;
 }
 
 /** One request's place at the gate: acted on once with `run`, or handed back with `cancel`. */
@@ -110,21 +127,28 @@ export class TypingReservation {
   /** Runs `call` if this request holds the slot; a coalesced answer made no portal call. */
   async run(call: (gated: GatedCall) => Promise<SendTypingOutcome>): Promise<SendTypingOutcome> {
     const slot = await this.decision;
+    const { metrics, now } = this.actions;
     if (slot.kind === 'coalesced') {
+      metrics.add('CoalescedRequests');
       return { botId: this.botId, attempts: 0, upstreamStatus: 0, refreshed: false, coalesced: true };
     }
     if (slot.kind === 'rate-limited') {
       // The portal was not touched: the answer comes from our own count of its bucket.
+      metrics.add('RateBudgetRefusals');
       throw new ServiceError('UPSTREAM_RATE_LIMITED', 'The portal request budget is spent; retry later.', {
         retryAfterSeconds: Math.max(1, Math.ceil(slot.retryAfterMs / 1000)),
         attempts: 0,
       });
     }
+    const started = now();
     try {
       const outcome = await call({ mayRetry: this.actions.admit });
+      measureCall(metrics, now() - started, outcome.attempts, false);
       this.actions.remember();
       return outcome;
     } catch (error) {
+      const known = error instanceof ServiceError ? error : undefined;
+      measureCall(metrics, now() - started, known?.attempts, known?.code.startsWith('UPSTREAM_') ?? false);
       // Nothing is showing: the next request for this dialog must try the portal again.
       await this.actions.release();
       throw error;
@@ -136,4 +160,10 @@ export class TypingReservation {
     const slot = await this.decision.catch(() => undefined);
     if (slot?.kind === 'acquired') await this.actions.release();
   }
+}
+
+function measureCall(metrics: Metrics, latencyMs: number, attempts: number | undefined, upstreamFailed: boolean) {
+  metrics.add('UpstreamLatency', latencyMs);
+  if (attempts !== undefined) metrics.add('UpstreamAttempts', attempts);
+  metrics.add('UpstreamErrors', upstreamFailed ? 1 : 0);
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { registerSecret } from '../logging/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import { createFileStore } from '../secrets/file-store.js';
 import { SecretCache, type CacheKnowledge, type SecretCacheOptions } from '../secrets/secret-cache.js';
 import { SecretStoreError, type SecretStore } from '../secrets/secret-store.js';
@@ -63,6 +64,7 @@ export class Credentials {
   private readonly cache: SecretCache;
   private readonly parsed = new Map<string, { raw: string; value: unknown }>();
   private readonly allowLoopbackEndpoints: boolean;
+  private readonly metrics: Metrics;
 
   constructor(
     readonly store: SecretStore,
@@ -71,15 +73,18 @@ export class Credentials {
     options: Omit<SecretCacheOptions, 'logger'> & {
       /** Whether stored endpoints may be plain http on loopback (the sandbox and tests); never on Lambda. */
       allowLoopbackEndpoints?: boolean;
+      /** Counts reads and writes that failed with nothing to fall back on. */
+      metrics?: Metrics;
     },
   ) {
     this.names = secretNames(prefix);
-    const { allowLoopbackEndpoints = false, ...cacheOptions } = options;
+    const { allowLoopbackEndpoints = false, metrics = noMetrics, ...cacheOptions } = options;
     this.allowLoopbackEndpoints = allowLoopbackEndpoints;
+    this.metrics = metrics;
     this.cache = new SecretCache(store, { ...cacheOptions, logger });
   }
 
-  static fromConfig(config: Config, logger: Logger, store?: SecretStore): Credentials {
+  static fromConfig(config: Config, logger: Logger, store?: SecretStore, metrics?: Metrics): Credentials {
     const chosen =
       store ??
       (config.credentialsSource.kind === 'file'
@@ -93,6 +98,7 @@ export class Credentials {
       maxAbsent: config.secretsCacheMaxAbsent,
       absentTtlMs: config.secretsAbsentTtlSeconds * 1000,
       allowLoopbackEndpoints: config.allowLoopbackEndpoints,
+      metrics,
     });
   }
 
@@ -119,6 +125,7 @@ export class Credentials {
       raw = await this.cache.get(name, { fresh });
     } catch (error) {
       if (error instanceof SecretStoreError) {
+        this.metrics.add('CredentialFailures');
         this.logger.error('secret store unavailable', { secret: name, error });
         throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials are unavailable right now; retry shortly.', {
           retryAfterSeconds: 5,
@@ -185,6 +192,7 @@ export class Credentials {
       ),
     );
     if (!keys) {
+      this.metrics.add('CredentialFailures');
       this.logger.error('typing keys secret is missing', { secret: this.names.typingKeys });
       throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Signing keys are not configured.', { retryAfterSeconds: 60 });
     }
@@ -222,6 +230,7 @@ export class Credentials {
       outcome = await this.store.write(name, raw, { versionKey: options.key, timeoutMs: options.timeoutMs });
     } catch (error) {
       if (error instanceof SecretStoreError) {
+        this.metrics.add('CredentialFailures');
         throw new ServiceError('CREDENTIALS_UNAVAILABLE', 'Credentials could not be stored.', {
           retryAfterSeconds: 5,
           cause: error,

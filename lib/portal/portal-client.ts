@@ -9,6 +9,7 @@ import {
 import type { Config } from '../config/index.js';
 import type { Deadline } from '../deadline/index.js';
 import type { Logger } from '../logging/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Credentials } from './credentials.js';
 import type { PortalCredentials } from './portal-credentials.js';
 import { createMemoryMethodBlocks, withMethodBlocks } from './method-blocks.js';
@@ -42,6 +43,7 @@ export function portalClientFromConfig(
   credentials: Credentials,
   logger: Logger,
   refreshTokens: boolean,
+  metrics?: Metrics,
 ): PortalClient {
   const rest = createRestClient({ timeoutMs: config.bitrix24TimeoutMs, maxAttempts: config.bitrix24MaxAttempts });
   const client = createPortalClient({
@@ -52,6 +54,7 @@ export function portalClientFromConfig(
     refreshTokens,
     oauthServer: config.oauthServer,
     deadTokenMemoryMs: config.deadRefreshTokenMemoryMs,
+    metrics,
   });
   // A method whose time budget the portal reported spent waits here until it resets (per container for now); a
   // renamed portal's redirect leads only to the credentials stored for its verified new domain.
@@ -70,6 +73,8 @@ export function createPortalClient(deps: {
   fetch?: typeof fetch;
   /** false where the function may not write secrets: an expired pair is then reported, not refreshed. */
   refreshTokens?: boolean;
+  /** Counts token refreshes. */
+  metrics?: Metrics;
 }): PortalClient {
   const targetFor = (portal: PortalCredentials, accessToken?: string): RestTarget =>
     portal.webhook
@@ -127,6 +132,7 @@ export function createPortalClient(deps: {
           fetch: deps.fetch,
           refresh: failure.isExpiredToken && deps.refreshTokens !== false,
           failure,
+          metrics: deps.metrics,
         },
       );
       return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline, options)), refreshed: true };

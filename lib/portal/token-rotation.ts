@@ -3,6 +3,7 @@ import { Bitrix24Error } from '../bitrix24/errors.js';
 import { Deadline, sleep } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import { versionKey, type Credentials } from './credentials.js';
 import { DEFAULT_DEAD_TOKEN_MEMORY_MS, knownDead, reauthRequired, rememberDead } from './dead-refresh-tokens.js';
 import type { OAuthCredentials, PortalCredentials } from './portal-credentials.js';
@@ -23,6 +24,8 @@ export interface RotationOptions {
   /** false: only adopt a pair a peer already stored; if there is none, rethrow `failure`. */
   refresh?: boolean;
   failure?: Error;
+  /** Counts this container's refreshes at the OAuth server: succeeded, or failed. */
+  metrics?: Metrics;
 }
 
 // Claims are numbered per refresh token; a released or lapsed claim lets the next number be tried.
@@ -121,6 +124,7 @@ class Rotation {
         { timeoutMs: this.options.timeoutMs, fetch: this.options.fetch },
       );
     } catch (error) {
+      (this.options.metrics ?? noMetrics).add('TokenRefreshFailures');
       if (error instanceof Bitrix24Error && error.code === 'invalid_grant') return this.afterInvalidGrant(releaseKey);
       await this.credentials.store
         .claim(this.name, releaseKey, this.credentials.owner, { timeoutMs: 1_000 })
@@ -131,6 +135,7 @@ class Rotation {
       });
       throw error;
     }
+    (this.options.metrics ?? noMetrics).add('TokenRefreshes');
     return this.storeRotated(tokens);
   }
 

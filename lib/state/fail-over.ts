@@ -9,6 +9,7 @@
  * refusing would lose the indicator the caller asked for. The per-use consequences are listed in index.ts.
  */
 import type { Logger } from '../logging/index.js';
+import { noMetrics, type Metrics } from '../metrics/index.js';
 import {
   StateUnavailableError,
   type Admission,
@@ -26,6 +27,8 @@ export interface FailOverOptions {
   backoffMs: number;
   warnEveryMs: number;
   now?: () => number;
+  /** Counts shared-store calls that failed and were answered from memory. */
+  metrics?: Metrics;
 }
 
 export function withMemoryFailOver(shared: SharedState, memory: SharedState, options: FailOverOptions): SharedState {
@@ -98,6 +101,7 @@ class FailOverState implements SharedState {
       return await call(this.shared);
     } catch (error) {
       if (!(error instanceof StateUnavailableError) || committed()) throw error;
+      (this.options.metrics ?? noMetrics).add('StateStoreFailures');
       this.downUntil = this.now() + this.options.backoffMs;
       this.covered(operation, error);
       return call(this.memory);

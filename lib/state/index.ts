@@ -37,6 +37,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../logging/index.js';
+import type { Metrics } from '../metrics/index.js';
 import { createStateClient } from './dynamodb-items.js';
 import { createDynamoDBState } from './dynamodb-state.js';
 import { withMemoryFailOver } from './fail-over.js';
@@ -88,6 +89,8 @@ export interface SharedStateOptions {
   /** A ready client (tests); by default one is built with the call timeout. */
   client?: DynamoDBClient;
   now?: () => number;
+  /** Counts table calls that failed over to memory. */
+  metrics?: Metrics;
 }
 
 /** Built once per container: the table behind a memory fail-over, or memory alone without a table. */

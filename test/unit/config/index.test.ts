@@ -51,7 +51,17 @@ describe('loadConfig', () => {
       allowLoopbackEndpoints: true,
       eventBusName: undefined,
       logLevel: 'info',
+      metricsEnabled: true,
+      tracingEnabled: false,
     });
+  });
+
+  it('turns metrics off and tracing on when a deployment says so', () => {
+    // Act
+    const config = loadConfig({ METRICS_ENABLED: 'false', TRACING_ENABLED: 'true' });
+
+    // Assess
+    expect(config).toMatchObject({ metricsEnabled: false, tracingEnabled: true });
   });
 
   it('reads the limits on what an unauthenticated event may cost', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../../lib/errors/index.js';
 import { TypingGate, type GatedCall } from '../../../lib/imbot/typing-gate.js';
+import { recordingMetrics } from '../../../lib/metrics/recording.js';
 import type { SendTypingOutcome } from '../../../lib/imbot/send-typing.js';
 import type { PortalCredentials } from '../../../lib/portal/index.js';
 import { createMemoryState } from '../../../lib/state/index.js';
@@ -12,6 +13,7 @@ function clock() {
 
 function gateWith(options: { windowMs?: number; budgetShare?: number } = {}) {
   const time = clock();
+  const recorded = recordingMetrics();
   const state = createMemoryState({
     idempotencyTtlSeconds: 600,
     inProgressRetryAfterMs: 1_000,
@@ -22,13 +24,14 @@ function gateWith(options: { windowMs?: number; budgetShare?: number } = {}) {
     windowMs: options.windowMs ?? 10_000,
     budgetShare: options.budgetShare ?? 1,
     now: time.now,
+    metrics: recorded.metrics,
   });
   let calls = 0;
   const call = async (_gated?: GatedCall): Promise<SendTypingOutcome> => {
     calls += 1;
     return { botId: 39, attempts: 1, upstreamStatus: 200, refreshed: false, coalesced: false };
   };
-  return { gate, time, call, calls: () => calls };
+  return { gate, time, call, calls: () => calls, metrics: recorded.pending };
 }
 
 const portal = (domain = 'a.bitrix24.test', rateLimit?: { burst: number; perSecond: number }): PortalCredentials => ({
@@ -153,5 +156,66 @@ describe('TypingGate', () => {
     // Assess
     expect(next.coalesced).toBe(false);
     expect(calls()).toBe(1);
+  });
+
+  describe('metrics', () => {
+    it('counts a coalesced request, and times the one portal call with its attempts', async () => {
+      // Prepare
+      const { gate, time, metrics } = gateWith();
+      const target = { portal: portal(), dialogId: '27' };
+      // Act
+      await gate.reserve(target).run(async () => {
+        time.advance(120);
+        return { botId: 39, attempts: 2, upstreamStatus: 200, refreshed: false, coalesced: false };
+      });
+      await gate.reserve(target).run(async () => {
+        throw new Error('a coalesced request must not call');
+      });
+      // Assess
+      expect(metrics()).toEqual({
+        UpstreamLatency: [120],
+        UpstreamAttempts: [2],
+        UpstreamErrors: [0],
+        CoalescedRequests: [1],
+      });
+    });
+
+    it('counts an UPSTREAM_* failure as an upstream error, and any other failure as none', async () => {
+      // Prepare
+      const { gate, metrics } = gateWith({ windowMs: 0 });
+      const failing = (code: 'UPSTREAM_TIMEOUT' | 'BOT_ID_ERROR') => async () => {
+        throw new ServiceError(code, 'test', { attempts: 1 });
+      };
+      // Act
+      await gate
+        .reserve({ portal: portal(), dialogId: '27' })
+        .run(failing('UPSTREAM_TIMEOUT'))
+        .catch(() => undefined);
+      await gate
+        .reserve({ portal: portal(), dialogId: '28' })
+        .run(failing('BOT_ID_ERROR'))
+        .catch(() => undefined);
+      // Assess
+      expect(metrics().UpstreamErrors).toEqual([1, 0]);
+      expect(metrics().UpstreamAttempts).toEqual([1, 1]);
+    });
+
+    it('counts each request and each retry the budget refuses', async () => {
+      // Prepare: room for two calls
+      const { gate, call, metrics } = gateWith({ windowMs: 0 });
+      const tiny = portal('tiny.bitrix24.test', { burst: 2, perSecond: 0.5 });
+      // Act: a retry refused, then a request refused
+      await gate.reserve({ portal: tiny, dialogId: '27' }).run(async ({ mayRetry }) => {
+        await mayRetry();
+        await mayRetry();
+        return { botId: undefined, attempts: 2, upstreamStatus: 200, refreshed: false, coalesced: false };
+      });
+      await gate
+        .reserve({ portal: tiny, dialogId: '28' })
+        .run(call)
+        .catch(() => undefined);
+      // Assess
+      expect(metrics().RateBudgetRefusals).toEqual([1, 1]);
+    });
   });
 });

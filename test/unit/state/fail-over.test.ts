@@ -6,6 +6,7 @@ import {
   withMemoryFailOver,
   type SharedState,
 } from '../../../lib/state/index.js';
+import { recordingMetrics } from '../../../lib/metrics/recording.js';
 import { captureLogger } from '../../support/logs.js';
 
 function manualClock(start = 1_700_000_000_000) {
@@ -40,14 +41,16 @@ function failOver(options: { backoffMs?: number; warnEveryMs?: number } = {}) {
   const { shared, script } = scriptedShared();
   const { logger, records } = captureLogger();
   const memory = createMemoryState({ ...STATE_DEFAULTS, now: clock.now });
+  const recorded = recordingMetrics();
   const state = withMemoryFailOver(shared, memory, {
+    metrics: recorded.metrics,
     logger,
     backoffMs: options.backoffMs ?? 5_000,
     warnEveryMs: options.warnEveryMs ?? 60_000,
     now: clock.now,
   });
   const warnings = () => records().filter((record) => record.level === 'warn');
-  return { state, script, clock, warnings };
+  return { state, script, clock, warnings, metrics: recorded.pending };
 }
 
 describe('memory fail-over', () => {
@@ -74,6 +77,19 @@ describe('memory fail-over', () => {
     expect([first, repeat]).toEqual([true, false]);
     expect(callsDuringBackoff).toBe(1);
     expect(script.calls).toBe(2);
+  });
+
+  it('counts each call the shared store failed, not the ones memory answered during the backoff', async () => {
+    // Prepare
+    const { state, script, clock, metrics } = failOver({ backoffMs: 5_000 });
+    script.down = true;
+    // Act
+    await state.claim('a', 60_000);
+    await state.claim('b', 60_000);
+    clock.advance(5_000);
+    await state.claim('c', 60_000);
+    // Assess
+    expect(metrics()).toEqual({ StateStoreFailures: [1, 1] });
   });
 
   it('warns at most once per interval, counting the calls memory answered', async () => {

@@ -79,12 +79,13 @@ async function typingFor(
   }
   const silence = deps.typingWherePlatformDoesNot ? undefined : platformSilence(target, portal);
   if (silence) return { botId, dialogId, outcome: `SKIPPED_${silence}` };
-  // The slot's round trip overlaps the delivery claim's; a duplicate hands its slot back.
-  const reservation = deps.gate?.reserve({ portal, dialogId, botId });
+  // The claim comes before the typing slot, one round trip after the other. Taken side by side, a duplicate
+  // delivery could win the dialog's typing window while the delivery that won the claim was coalesced against
+  // that window; the duplicate then hands the window back, and nobody types.
   if (!(await deps.deliveries.claim(`delivery#${target.deliveryKey}`, deps.deliveryMemoryMs))) {
-    await reservation?.cancel();
     return { botId, dialogId, outcome: 'DUPLICATE' };
   }
+  const reservation = deps.gate?.reserve({ portal, dialogId, botId });
   try {
     // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
     // token goes to the stored client_endpoint only.

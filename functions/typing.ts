@@ -54,13 +54,19 @@ export function createTypingHandler(deps: TypingDependencies) {
     annotate({ webhookId: signed.id });
     const deadline = Deadline.fromLambda(context);
     const request = parseTypingRequest(body);
-    annotate({ portal: request.portal, dialogId: request.dialogId, botId: request.botId });
+    annotate({
+      portal: request.portal,
+      dialogId: request.dialogId,
+      botId: request.botId,
+      durationSeconds: request.durationSeconds,
+      status: request.status,
+    });
     const portal = await credentials.portal(request.portal);
     if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);
 
     // The typing slot's round trip runs beside the idempotency record's: two round trips on the critical
     // path (record, slot | portal call | answer) instead of three. A repeat hands its slot back.
-    const reservation = gate.reserve({ portal, dialogId: request.dialogId, botId: request.botId });
+    const reservation = gate.reserve({ ...request, portal });
     let used = false;
     const outcome = await state
       .runIdempotent(
@@ -74,12 +80,15 @@ export function createTypingHandler(deps: TypingDependencies) {
           const out = await sendTyping(portals, { ...request, portal }, deadline, reservation);
           annotate({
             botId: out.botId,
+            method: out.method,
             upstreamStatus: out.coalesced ? undefined : out.upstreamStatus,
             attempts: out.attempts,
             refreshed: out.refreshed,
             coalesced: out.coalesced,
           });
-          return answerOf(json(200, { ok: true }));
+          // How long the indicator should show from now, so a caller knows when to ask again.
+          const shows = out.indicatorSeconds === undefined ? {} : { indicatorSeconds: out.indicatorSeconds };
+          return answerOf(json(200, { ok: true, ...shows }));
         },
       )
       .finally(() => (used ? undefined : reservation.cancel()));

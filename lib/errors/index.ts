@@ -10,6 +10,8 @@ export const ERROR_CATALOGUE = {
   DIALOG_ID_EMPTY: { status: 400, title: 'Dialog id empty' },
   DIALOG_ID_INVALID: { status: 400, title: 'Dialog id invalid' },
   BOT_ID_INVALID: { status: 400, title: 'Bot id invalid' },
+  DURATION_INVALID: { status: 400, title: 'Duration invalid' },
+  STATUS_INVALID: { status: 400, title: 'Status invalid' },
   PORTAL_INVALID: { status: 400, title: 'Portal invalid' },
   PORTAL_UNKNOWN: { status: 404, title: 'Portal unknown' },
   BOT_ID_ERROR: { status: 404, title: 'Bot not found on the portal' },
@@ -17,10 +19,14 @@ export const ERROR_CATALOGUE = {
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   WEBHOOK_ID_REUSED: { status: 409, title: 'Webhook id reused with another body' },
   REQUEST_IN_PROGRESS: { status: 409, title: 'Request with this webhook id in progress' },
+  // A v2 bot may act only in chats it is a member of (v1 answers true there and shows nothing).
+  BOT_NOT_IN_CHAT: { status: 409, title: 'Bot is not in the chat' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPSTREAM_RATE_LIMITED: { status: 429, title: 'Portal rate limit' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
+  // The portal secret lacks what a call needs (a v2 bot's botToken): only its operator can fix it.
+  PORTAL_MISCONFIGURED: { status: 500, title: 'Portal credentials incomplete' },
   NOT_IMPLEMENTED: { status: 501, title: 'Not implemented' },
   UPSTREAM_ERROR: { status: 502, title: 'Portal error' },
   // The portal blocked its REST API for this application (OVERLOAD_LIMIT): only the portal's support lifts it.

@@ -1,10 +1,13 @@
 import { Bitrix24Error } from '../bitrix24/errors.js';
 import { upstreamFailure } from '../portal/upstream-errors.js';
 import type { PortalClient } from '../portal/portal-client.js';
-import type { PortalCredentials } from '../portal/index.js';
+import { botApiOf, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
+import { NOTIFY_METHOD, notifyInputAction, V1_INDICATOR_SECONDS, type TypingStatus } from './input-action.js';
 import type { TypingReservation } from './typing-gate.js';
+
+export const SEND_TYPING_METHOD = 'imbot.chat.sendTyping';
 
 // The dialog ids the platform accepts (`Bitrix\Im\Common::isDialogId`): a user id ("27"), or a chat id with the
 // `chat`, `sg` (sonet group) or `crm` prefix, in any letter case. Digits are bounded so an id stays a number the
@@ -41,6 +44,12 @@ export interface SendTypingInput {
   botId?: number;
   /** A fresh bot token from an event (OAuth bots); used against the stored endpoint only. */
   accessToken?: string;
+  /** How long a v2 indicator shows (1–600 s); a v1 one always shows about 35 s. */
+  durationSeconds?: number;
+  /** A v2 bot's agent status; v1 shows plain typing whatever is asked. */
+  status?: TypingStatus;
+  /** The bot's API when the caller knows it (a v2 event comes only to a v2 bot); else its record decides. */
+  api?: 'v1' | 'v2';
 }
 
 export interface SendTypingOutcome {
@@ -50,6 +59,13 @@ export interface SendTypingOutcome {
   upstreamStatus: number;
   refreshed: boolean;
   coalesced: boolean;
+  /** The portal method the request used or would have used; every path of `sendTyping` sets it. */
+  method?: typeof SEND_TYPING_METHOD | typeof NOTIFY_METHOD;
+  /**
+   * How long the indicator is expected to show from now, at least: ~35 s after a v1 call, a v2 call's duration
+   * (unknown when the portal chose it). A coalesced request counts from the call it joined.
+   */
+  indicatorSeconds?: number;
 }
 
 /**
@@ -64,8 +80,18 @@ export async function sendTyping(
 ): Promise<SendTypingOutcome> {
   // Without BOT_ID the portal picks the calling application's first bot: fine when there is only one.
   const botId = input.botId ?? input.portal.botId;
-  if (!reservation) return sendTypingCall(client, input, botId, deadline);
-  return reservation.run(({ mayRetry }) => sendTypingCall(client, input, botId, deadline, mayRetry));
+  const api = input.api ?? botApiOf(input.portal, botId);
+  const call = (mayRetry?: () => Promise<boolean>) =>
+    api === 'v2' && botId !== undefined
+      ? notifyInputAction(client, { ...input, botId }, deadline, mayRetry)
+      : sendTypingCall(client, input, botId, deadline, mayRetry);
+  if (!reservation) return call();
+  const out = await reservation.run(({ mayRetry }) => call(mayRetry));
+  if (!out.coalesced) return out;
+  // The call this request joined was made less than the window ago and shows for its full time from then.
+  const full = api === 'v2' ? input.durationSeconds : V1_INDICATOR_SECONDS;
+  const left = full === undefined ? undefined : Math.max(0, full - Math.ceil(reservation.windowMs / 1000));
+  return left === undefined ? out : { ...out, indicatorSeconds: left };
 }
 
 async function sendTypingCall(
@@ -80,11 +106,19 @@ async function sendTypingCall(
   // Through an inbound webhook the imbot methods need the CLIENT_ID the bot was registered with.
   if (input.portal.webhook?.clientId) params.CLIENT_ID = input.portal.webhook.clientId;
   try {
-    const out = await client.call<boolean>(input.portal, 'imbot.chat.sendTyping', params, deadline, {
+    const out = await client.call<boolean>(input.portal, SEND_TYPING_METHOD, params, deadline, {
       accessToken: input.accessToken,
       mayRetry,
     });
-    return { botId, attempts: out.attempts, upstreamStatus: out.status, refreshed: out.refreshed, coalesced: false };
+    return {
+      botId,
+      attempts: out.attempts,
+      upstreamStatus: out.status,
+      refreshed: out.refreshed,
+      coalesced: false,
+      method: SEND_TYPING_METHOD,
+      indicatorSeconds: V1_INDICATOR_SECONDS,
+    };
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
     const options = { upstreamStatus: error.status, upstreamCode: error.code, attempts: error.attempts, cause: error };

@@ -3,7 +3,9 @@ import { ServiceError } from '../errors/index.js';
 import { noMetrics, type Metrics } from '../metrics/index.js';
 import { DEFAULT_RATE_LIMIT, type PortalCredentials } from '../portal/index.js';
 import { ExpiringMap, type Budget, type SharedState, type TypingSlot } from '../state/index.js';
-import type { SendTypingOutcome } from './send-typing.js';
+import { botApiOf } from '../portal/index.js';
+import { NOTIFY_METHOD, type TypingStatus } from './input-action.js';
+import { SEND_TYPING_METHOD, type SendTypingOutcome } from './send-typing.js';
 
 export interface TypingGateOptions {
   /** How long one portal call keeps answering repeats for its dialog; 0 turns coalescing off. */
@@ -27,6 +29,11 @@ export interface TypingTarget {
   dialogId: string;
   /** Without one, the portal secret's default bot (or none: the portal picks the application's first). */
   botId?: number;
+  /** The bot's API when the caller knows it; else the bot's record in the portal secret decides. */
+  api?: 'v1' | 'v2';
+  /** A v2 indicator's status and duration: a call with another status or duration is new information. */
+  status?: TypingStatus;
+  durationSeconds?: number;
 }
 
 /**
@@ -72,10 +79,17 @@ export class TypingGate {
    */
   reserve(target: TypingTarget): TypingReservation {
     const botId = target.botId ?? target.portal.botId;
-    const key = `${target.portal.domain}|${botId ?? ''}|${target.dialogId}`;
+    const api = target.api ?? botApiOf(target.portal, botId);
+    let key = `${target.portal.domain}|${botId ?? ''}|${target.dialogId}`;
+    let windowMs = this.options.windowMs;
+    if (api === 'v2') {
+      // A v2 call is coalesced only into one of the same status and duration, and never past its duration: a
+      // 5-second indicator asked for again after 6 seconds has lapsed and must be shown again.
+      key += `|v2|${target.status ?? 'typing'}|${target.durationSeconds ?? ''}`;
+      if (target.durationSeconds !== undefined) windowMs = Math.min(windowMs, target.durationSeconds * 1000);
+    }
     const budgetKey = target.portal.domain;
     const budget = this.budgetOf(target.portal);
-    const windowMs = this.options.windowMs;
     const decision: Promise<TypingSlot> =
       windowMs > 0 && this.recent.get(key, this.now())
         ? Promise.resolve({ kind: 'coalesced' })
@@ -83,7 +97,7 @@ export class TypingGate {
     // Settled or not, nobody may be left with an unhandled rejection if the reservation is never used.
     decision.catch(() => undefined);
     const metrics = this.options.metrics ?? noMetrics;
-    return new TypingReservation(botId, decision, {
+    return new TypingReservation(botId, api, windowMs, decision, {
       admit: async () => {
         const { admitted } = await this.state.admit(budgetKey, budget);
         if (!admitted) metrics.add('RateBudgetRefusals');
@@ -120,6 +134,9 @@ export class TypingReservation {
   constructor(
     /** The bot the call is for (the caller's, else the portal secret's default). */
     readonly botId: number | undefined,
+    readonly api: 'v1' | 'v2',
+    /** How long one call answers repeats of this request (0: never). */
+    readonly windowMs: number,
     private readonly decision: Promise<TypingSlot>,
     private readonly actions: SlotActions,
   ) {}
@@ -130,7 +147,8 @@ export class TypingReservation {
     const { metrics, now } = this.actions;
     if (slot.kind === 'coalesced') {
       metrics.add('CoalescedRequests');
-      return { botId: this.botId, attempts: 0, upstreamStatus: 0, refreshed: false, coalesced: true };
+      const method = this.api === 'v2' ? NOTIFY_METHOD : SEND_TYPING_METHOD;
+      return { botId: this.botId, attempts: 0, upstreamStatus: 0, refreshed: false, coalesced: true, method };
     }
     if (slot.kind === 'rate-limited') {
       // The portal was not touched: the answer comes from our own count of its bucket.

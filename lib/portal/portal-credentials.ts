@@ -6,6 +6,11 @@ export interface WebhookCredentials {
   url: string;
   /** The CLIENT_ID given to `imbot.register`; required for imbot calls through a webhook. */
   clientId?: string;
+  /**
+   * The token this service puts in the `webhookUrl` of the portal's v2 bots (`?eventsToken=<token>`), which their
+   * events must bring back: the docs do not say what such a bot's events carry as `auth[application_token]`.
+   */
+  eventsToken?: string;
 }
 
 /** Credentials of a portal that installed our OAuth application. The pair rotates on every refresh. */
@@ -27,7 +32,7 @@ export interface OAuthCredentials {
 export interface BotRecord {
   /** The chat-bot API the bot was registered with; it decides the format of its events and the typing method. */
   api?: 'v1' | 'v2';
-  /** A v2 bot's `botToken` from registration, needed for its webhook calls. A password. */
+  /** A v2 bot's `botToken` from registration, needed for its webhook calls. A password (16–40 characters). */
   botToken?: string;
   /** As registered: v1 `B`, `H`, `O`, `S`; v2 `bot`, `personal`, `openline`, `supervisor`. */
   type?: string;
@@ -64,6 +69,11 @@ function rateLimitOf(value: unknown, secretName: string): PortalRateLimit | unde
   return { burst, perSecond };
 }
 
+/** The chat-bot API a bot was registered with: its record says, and a bot without one is v1. */
+export function botApiOf(portal: { bots?: Record<string, BotRecord> }, botId: number | undefined): 'v1' | 'v2' {
+  return botId !== undefined && portal.bots?.[String(botId)]?.api === 'v2' ? 'v2' : 'v1';
+}
+
 /** A supervisor bot reads every message of its chats; the platform never shows typing for it. */
 export function isSupervisorBot(portal: { bots?: Record<string, BotRecord> }, botId: number): boolean {
   const type = portal.bots?.[String(botId)]?.type;
@@ -90,7 +100,10 @@ export function normalizeDomain(input: string): string | undefined {
  * https, or plain http on loopback where the sandbox and the tests run their portal, and only when allowed: on
  * Lambda, loopback is the Runtime API, which a stored endpoint must never reach.
  */
-export function isAcceptableEndpoint(raw: string, { allowLoopback = false }: { allowLoopback?: boolean } = {}): boolean {
+export function isAcceptableEndpoint(
+  raw: string,
+  { allowLoopback = false }: { allowLoopback?: boolean } = {},
+): boolean {
   try {
     const url = new URL(raw);
     if (url.username || url.password) return false;
@@ -148,7 +161,8 @@ function botRecords(value: unknown, secretName: string): Record<string, BotRecor
     }
     const record: BotRecord = {};
     if (r.api !== undefined) record.api = r.api as 'v1' | 'v2';
-    const botToken = text(r.botToken, `${path}.botToken`, true);
+    // A bot's credential in every webhook call: unguessable, and long enough for the log redactor.
+    const botToken = eventToken(r.botToken, `${path}.botToken`);
     if (botToken !== undefined) record.botToken = botToken;
     if (type !== undefined) record.type = type;
     registerSecret(botToken);
@@ -205,9 +219,12 @@ export function parsePortalCredentials(
       url: endpoint(w?.url, 'webhook.url', allowLoopback),
       clientId: eventToken(w?.clientId, 'webhook.clientId'),
     };
+    const eventsToken = eventToken(w?.eventsToken, 'webhook.eventsToken');
+    if (eventsToken !== undefined) webhook.eventsToken = eventsToken;
     registerSecret(webhook.url);
     registerSecret(new URL(webhook.url).pathname);
     registerSecret(webhook.clientId);
+    registerSecret(webhook.eventsToken);
     return { ...common, webhook };
   }
   if (r.oauth !== undefined) {

@@ -1,15 +1,23 @@
 import { normalizeDomain } from '../portal/index.js';
 import { ServiceError } from '../errors/index.js';
+import { validateDurationSeconds, validateTypingStatus, type TypingStatus } from '../imbot/input-action.js';
 import { validateBotId, validateDialogId } from '../imbot/send-typing.js';
 
-/** The body of `POST /typing`: `{"portal": "example.bitrix24.com", "dialogId": "chat12", "botId": 39}`. */
+/**
+ * The body of `POST /typing`: `{"portal": "example.bitrix24.com", "dialogId": "chat12", "botId": 39}`, and for a
+ * v2 bot optionally `"durationSeconds": 120, "status": "thinking"`.
+ */
 export interface TypingRequestBody {
   portal: string;
   dialogId: string;
   botId?: number;
+  /** 1–600: how long a v2 bot's indicator shows. */
+  durationSeconds?: number;
+  /** `typing` (the default) or an agent status such as `thinking`. */
+  status?: TypingStatus;
 }
 
-const KNOWN_FIELDS = new Set(['portal', 'dialogId', 'botId']);
+const KNOWN_FIELDS = new Set(['portal', 'dialogId', 'botId', 'durationSeconds', 'status']);
 
 export function parseTypingRequest(body: Buffer): TypingRequestBody {
   let raw: unknown;
@@ -47,5 +55,13 @@ export function parseTypingRequest(body: Buffer): TypingRequestBody {
   }
   const dialogId = validateDialogId(fields.dialogId);
   const botId = validateBotId(fields.botId);
-  return botId === undefined ? { portal, dialogId } : { portal, dialogId, botId };
+  const durationSeconds = validateDurationSeconds(fields.durationSeconds);
+  const status = validateTypingStatus(fields.status);
+  return {
+    portal,
+    dialogId,
+    ...(botId !== undefined ? { botId } : {}),
+    ...(durationSeconds !== undefined ? { durationSeconds } : {}),
+    ...(status !== undefined ? { status } : {}),
+  };
 }

@@ -54,6 +54,12 @@ export class PortalBots {
     this.nextBotId = Math.max(this.nextBotId, botId + 1);
   }
 
+  /** Seeds a bot registered through the v2 API, with a chosen id; see `FakePortal.addBotV2`. */
+  addV2(bot: Omit<PortalBot, 'handlers' | 'properties' | 'api'>): void {
+    this.byId.set(bot.botId, { ...bot, api: 'v2', handlers: {}, properties: { name: bot.code } });
+    this.nextBotId = Math.max(this.nextBotId, bot.botId + 1);
+  }
+
   register(bot: Omit<PortalBot, 'botId'>): number {
     const botId = this.nextBotId++;
     this.byId.set(botId, { botId, ...bot });

@@ -13,6 +13,7 @@ import {
   envelope,
   errorCodeOf,
   failure,
+  NotedResult,
   RestError,
   type Answer,
   type Caller,
@@ -56,7 +57,7 @@ function processRest(
   webhook: WebhookPath | undefined,
   params: Record<string, unknown>,
   startedMs: number,
-): { answer: Answer; caller?: Caller } {
+): { answer: Answer; caller?: Caller; defects?: string[] } {
   if (!deps.bucket.tryAdd(startedMs)) {
     return { answer: failure(new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests')) };
   }
@@ -66,9 +67,11 @@ function processRest(
   try {
     caller = deps.auth.authenticate(webhook, params);
     deps.operating.check(caller, methodKey, startedMs);
-    const result = method.run(caller, params);
+    const ran = method.run(caller, params);
     const operating = deps.operating.charge(caller, methodKey, startedMs);
-    return { answer: { status: 200, body: envelope(result, startedMs, operating) }, caller };
+    const [result, defects] = ran instanceof NotedResult ? [ran.result, ran.defects] : [ran, []];
+    const answer = { status: 200, body: envelope(result, startedMs, operating) };
+    return { answer, caller, ...(defects.length > 0 ? { defects } : {}) };
   } catch (error) {
     if (error instanceof RestError) return { answer: failure(error), ...(caller ? { caller } : {}) };
     throw error;
@@ -115,11 +118,17 @@ export function restEndpoint(deps: RestEndpointDeps): (request: InboundRequest) 
       return;
     }
 
-    const { answer, caller } = processRest(deps, methodKey, route.webhook, params, startedMs);
+    const { answer, caller, defects: noted = [] } = processRest(deps, methodKey, route.webhook, params, startedMs);
     const userId = caller?.userId ?? route.webhook?.userId;
     const error = errorCodeOf(answer.body);
     const answered = { status: answer.status, ...(error ? { error } : {}) };
-    deps.record({ ...base, ...(userId !== undefined ? { userId } : {}), ...answered });
+    const allDefects = [...(base.defects ?? []), ...noted];
+    deps.record({
+      ...base,
+      ...(userId !== undefined ? { userId } : {}),
+      ...answered,
+      ...(allDefects.length > 0 ? { defects: allDefects } : {}),
+    });
     deps.delivery.deliver(req, res, answer, turn.delayMs);
   };
 }

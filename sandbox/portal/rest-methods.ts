@@ -1,7 +1,9 @@
-/** The REST methods the portal knows, by lower-case name: the imbot methods, `app.info`, `profile`, `user.admin`.
+/** The REST methods the portal knows, by lower-case name: the imbot methods (v1 and the v2 ones this project
+ * calls), `app.info`, `profile`, `user.admin`.
  * Source tags are listed in index.ts. */
 import type { PortalAuth } from './auth.js';
 import { register, sendTyping, type PortalBots } from './imbot-methods.js';
+import { inputActionNotify, registerV2 } from './imbot-v2-methods.js';
 import type { MethodHandler } from './rest-protocol.js';
 
 export interface RestMethod {
@@ -53,6 +55,8 @@ export function restMethods(auth: PortalAuth, bots: PortalBots): RestMethods {
     [
       { name: 'imbot.chat.sendTyping', run: sendTyping(bots) },
       { name: 'imbot.register', run: register(bots) },
+      { name: 'imbot.v2.Chat.InputAction.notify', run: inputActionNotify(bots) },
+      { name: 'imbot.v2.Bot.register', run: registerV2(bots) },
       { name: 'app.info', run: appInfo(auth) },
       { name: 'profile', run: profile(auth) },
       { name: 'user.admin', run: userAdmin(auth) },

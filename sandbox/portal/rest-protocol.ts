@@ -21,6 +21,17 @@ export type Caller = { via: 'webhook'; userId: number } | { via: 'oauth'; userId
 
 export type MethodHandler = (caller: Caller, params: Record<string, unknown>) => unknown;
 
+/**
+ * A method's result together with what the real server accepts but a careful client never sends (a value outside
+ * the documented range, say): recorded as the call's `defects`, so tests can insist there are none.
+ */
+export class NotedResult {
+  constructor(
+    readonly result: unknown,
+    readonly defects: string[],
+  ) {}
+}
+
 export interface Answer {
   status: number;
   body: unknown;

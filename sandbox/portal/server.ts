@@ -15,6 +15,8 @@ import { restMethods } from './rest-methods.js';
 import { JSON_TYPE, type InboundRequest } from './rest-protocol.js';
 import { OAUTH_TOKEN_PATH, type FakePortal, type PortalCall, type PortalOptions, type RefreshCall } from './types.js';
 
+const TYPING_METHODS = new Set(['imbot.chat.sendTyping', 'imbot.v2.Chat.InputAction.notify']);
+
 interface Listener {
   server: Server;
   url: string;
@@ -101,12 +103,25 @@ function portalHandle(parts: PortalParts): FakePortal {
     calls,
     refreshCalls,
     bots: bots.byId,
-    typingCalls: () => calls.filter((call) => call.method === 'imbot.chat.sendTyping' && call.status === 200),
+    typingCalls: () => calls.filter((call) => TYPING_METHODS.has(call.method) && call.status === 200),
     addWebhook({ userId = 1, code = randomHex(8) } = {}) {
       auth.addWebhook(userId, code);
       return `${listener.url}/rest/${userId}/${code}/`;
     },
     addBot: (bot) => bots.add(bot),
+    addBotV2({ botId, code = `bot${botId}`, botToken, appClientId, type = 'bot', chats }) {
+      if ((botToken === undefined) === (appClientId === undefined)) {
+        throw new Error('addBotV2 needs botToken (webhook bot) or appClientId (OAuth app bot), not both');
+      }
+      bots.addV2({
+        botId,
+        code,
+        type,
+        appId: appClientId ?? `bot-token:${botToken}`,
+        ...(appClientId !== undefined ? { appClientId } : { botToken }),
+        ...(chats !== undefined ? { chats: new Set(chats.map((chat) => chat.toLowerCase())) } : {}),
+      });
+    },
     addApp({ clientId, clientSecret, applicationToken = randomHex(16) }) {
       auth.addApp(clientId, clientSecret, applicationToken);
     },

@@ -77,6 +77,15 @@ export interface PortalBot {
   appClientId?: string;
   handlers: Record<string, string>;
   properties: Record<string, unknown>;
+  /** The API the bot was registered with (v1 when absent); it decides the format of the bot's events. */
+  api?: 'v1' | 'v2';
+  /** A v2 bot registered through an inbound webhook: the `botToken` that owns it in every later webhook call. */
+  botToken?: string;
+  /** v2: `fetch` (the bot polls) or `webhook` (events posted to `webhookUrl`). */
+  eventMode?: 'fetch' | 'webhook';
+  webhookUrl?: string;
+  /** The group chats (dialog ids, lower case) the bot is in; absent: every chat. Personal dialogs always work. */
+  chats?: ReadonlySet<string>;
 }
 
 export interface IssuedTokens {
@@ -99,11 +108,24 @@ export interface FakePortal {
   /** `server_endpoint` as the platform reports it: the OAuth server's `/rest/`, not the portal's. */
   serverEndpoint: string;
   calls: PortalCall[];
+  /** Accepted typing calls of either API: `imbot.chat.sendTyping` and `imbot.v2.Chat.InputAction.notify`. */
   typingCalls(): PortalCall[];
   refreshCalls: RefreshCall[];
   bots: ReadonlyMap<number, Readonly<PortalBot>>;
   addWebhook(opts?: { userId?: number; code?: string }): string;
   addBot(opts: { botId: number; code?: string; clientId?: string; appClientId?: string }): void;
+  /**
+   * Seeds a v2 bot: owned through an inbound webhook by `botToken`, or by an OAuth application (`appClientId`).
+   * `chats` limits the group chats it is in (default: every chat).
+   */
+  addBotV2(opts: {
+    botId: number;
+    code?: string;
+    botToken?: string;
+    appClientId?: string;
+    type?: string;
+    chats?: string[];
+  }): void;
   addApp(opts: { clientId: string; clientSecret: string; applicationToken?: string }): void;
   /** `accessToken` / `refreshToken` fix the token values, e.g. to those of a documented example event. */
   issueTokens(

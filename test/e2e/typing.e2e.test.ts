@@ -93,7 +93,10 @@ describe('POST /typing through serverless-offline', () => {
     const repeat = await fetch(`${service.url}/typing`, { method: 'POST', headers, body });
     // Assess
     expect([first.status, repeat.status]).toEqual([200, 200]);
-    expect([await first.text(), await repeat.text()]).toEqual(['{"ok":true}', '{"ok":true}']);
+    expect([await first.text(), await repeat.text()]).toEqual([
+      '{"ok":true,"indicatorSeconds":35}',
+      '{"ok":true,"indicatorSeconds":35}',
+    ]);
     expect(portal.typingCalls()).toHaveLength(1);
   });
 

@@ -48,7 +48,7 @@ async function call(handler: ReturnType<typeof typingHandler>['handler'], event:
 }
 
 describe('POST /typing', () => {
-  it('shows typing with BOT_ID, DIALOG_ID and CLIENT_ID and answers 200 {"ok":true}', async () => {
+  it('shows typing with BOT_ID, DIALOG_ID and CLIENT_ID and answers 200 with the ~35 s the indicator shows', async () => {
     // Prepare
     const { handler, records } = typingHandler();
     // Act
@@ -58,7 +58,7 @@ describe('POST /typing', () => {
     );
     // Assess
     expect(response.statusCode).toBe(200);
-    expect(response.json).toEqual({ ok: true });
+    expect(response.json).toEqual({ ok: true, indicatorSeconds: 35 });
     expect(portal.typingCalls()).toHaveLength(1);
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat12', CLIENT_ID: clientId });
     const line = records().find((r) => r.message === 'typing sent');
@@ -225,7 +225,7 @@ describe('POST /typing', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => call(handler, event)));
     // Assess
     expect(answers.map((a) => a.statusCode)).toEqual(Array(20).fill(200));
-    expect(new Set(answers.map((a) => a.body))).toEqual(new Set(['{"ok":true}']));
+    expect(new Set(answers.map((a) => a.body))).toEqual(new Set(['{"ok":true,"indicatorSeconds":35}']));
     expect(portal.typingCalls()).toHaveLength(1);
   });
 

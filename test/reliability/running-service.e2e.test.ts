@@ -342,7 +342,10 @@ describe('hostile input against the running service: each refused with the docum
       observations: 2,
     });
     expect([first.status, second.status]).toEqual([200, 200]);
-    expect([first.json, second.json]).toEqual([{ ok: true }, { ok: true }]);
+    expect([first.json, second.json]).toEqual([
+      { ok: true, indicatorSeconds: 35 },
+      { ok: true, indicatorSeconds: 35 },
+    ]);
     expect(calls).toBe(1);
   });
 

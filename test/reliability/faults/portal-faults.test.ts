@@ -227,7 +227,7 @@ describe('portal faults: POST /typing', () => {
         sent: c.sent,
         got:
           c.expected.status === 200
-            ? '200 {"ok":true}'
+            ? `200 ${JSON.stringify(answer.body)}`
             : `${answer.status} ${String(answer.body.code)} (upstreamCode ${String(answer.body.upstreamCode)})${answer.headers['retry-after'] ? `, Retry-After ${answer.headers['retry-after']}` : ''}`,
         figures: {
           status: answer.status,
@@ -243,7 +243,7 @@ describe('portal faults: POST /typing', () => {
       });
       if (c.expected.status === 200) {
         expect(answer.status).toBe(200);
-        expect(answer.body).toEqual({ ok: true });
+        expect(answer.body).toEqual({ ok: true, indicatorSeconds: 35 });
       } else {
         expectProblem(answer, c.expected.status, c.expected.code as string, c.expected.upstreamCode);
       }

@@ -119,3 +119,63 @@ describe('parseTypingRequest', () => {
     expect(error.code).toBe('BOT_ID_INVALID');
   });
 });
+
+describe('parseTypingRequest: duration and status', () => {
+  it('reads durationSeconds and status for a v2 bot', () => {
+    // Act
+    const request = parseTypingRequest(
+      body({
+        portal: 'example.bitrix24.com',
+        dialogId: 'chat12',
+        botId: 567,
+        durationSeconds: 120,
+        status: 'thinking',
+      }),
+    );
+
+    // Assess
+    expect(request).toEqual({
+      portal: 'example.bitrix24.com',
+      dialogId: 'chat12',
+      botId: 567,
+      durationSeconds: 120,
+      status: 'thinking',
+    });
+  });
+
+  it.each([[1], [600]])('accepts durationSeconds %j, an end of the platform’s range', (durationSeconds) => {
+    // Act / Assess
+    expect(parseTypingRequest(body({ portal: 'a.b', dialogId: '27', durationSeconds })).durationSeconds).toBe(
+      durationSeconds,
+    );
+  });
+
+  it.each([[0], [601], [1.5], ['60'], [-5], [true], [{}]])(
+    'refuses durationSeconds %j as DURATION_INVALID',
+    (durationSeconds) => {
+      // Act
+      const error = refusal(() => parseTypingRequest(body({ portal: 'a.b', dialogId: '27', durationSeconds })));
+
+      // Assess
+      expect(error.code).toBe('DURATION_INVALID');
+      expect(error.status).toBe(400);
+      expect(error.message).toBe('durationSeconds must be a whole number of seconds from 1 to 600.');
+    },
+  );
+
+  it.each([['dreaming'], ['THINKING'], ['reading docs'], [''], [7]])(
+    'refuses status %j as STATUS_INVALID, listing the statuses',
+    (status) => {
+      // Act
+      const error = refusal(() => parseTypingRequest(body({ portal: 'a.b', dialogId: '27', status })));
+
+      // Assess
+      expect(error.code).toBe('STATUS_INVALID');
+      expect(error.status).toBe(400);
+      expect(error.message).toBe(
+        'status must be one of: typing, thinking, searching, generating, analyzing, processing, translating, ' +
+          'connecting, checking, calculating, reading_docs, composing.',
+      );
+    },
+  );
+});

@@ -2,6 +2,8 @@ import { parseRetryAfter } from '../retry/retry-after.js';
 import { isSigningKey } from '../signing/signing-key.js';
 import { signRequest } from '../signing/standard-webhooks.js';
 import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
+import { keepTyping, type KeepTypingOptions } from './keep-typing.js';
+import type { TypingStatus } from './typing-status.js';
 
 export interface TypingClientOptions {
   /** The service's base URL, e.g. `https://abc123.execute-api.eu-central-1.amazonaws.com`. */
@@ -24,6 +26,10 @@ export interface TypingRequest {
   dialogId: string | number;
   /** Default: the bot stored for the portal, else the portal's first bot of our application. */
   botId?: number;
+  /** 1–600: how long a v2 bot's indicator shows (default: the portal's). A v1 bot's shows about 35 s. */
+  durationSeconds?: number;
+  /** `typing` (default) or an agent status such as `thinking`, shown by a v2 bot. */
+  status?: TypingStatus;
 }
 
 export interface SendOptions {
@@ -35,11 +41,21 @@ export interface SendOptions {
 
 export interface TypingResult {
   ok: true;
+  /**
+   * How long the indicator is expected to show from now, in seconds: ask again shortly before it lapses (or let
+   * `keepTyping` do it). Absent when the portal chose the duration.
+   */
+  indicatorSeconds?: number;
 }
 
 export interface TypingClient {
   /** Resolves `{ ok: true }` once the portal accepted the call; otherwise throws a TypingError. */
   sendTyping(request: TypingRequest, options?: SendOptions): Promise<TypingResult>;
+  /**
+   * Keeps the indicator on while `work` runs: asks again shortly before each expected lapse, until the work
+   * settles (or `request.durationSeconds` ends), and never after. Resolves or rejects as the work does.
+   */
+  keepTyping<T>(request: TypingRequest, work: Promise<T> | (() => Promise<T>), options?: KeepTypingOptions): Promise<T>;
 }
 
 const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 4, baseMs: 250, capMs: 4_000, deadlineMs: 15_000 } as const;
@@ -113,14 +129,12 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
   const baseMs = options.backoff?.baseMs ?? DEFAULTS.baseMs;
   const capMs = options.backoff?.capMs ?? DEFAULTS.capMs;
 
-  return {
+  const client: TypingClient = {
+    keepTyping: (request, work, keepOptions) => keepTyping(client, request, work, keepOptions),
     async sendTyping(request, sendOptions = {}) {
       const deadlineAt = Date.now() + (sendOptions.deadlineMs ?? DEFAULTS.deadlineMs);
-      const body = JSON.stringify(
-        request.botId === undefined
-          ? { portal: request.portal, dialogId: request.dialogId }
-          : { portal: request.portal, dialogId: request.dialogId, botId: request.botId },
-      );
+      const { portal, dialogId, botId, durationSeconds, status } = request;
+      const body = JSON.stringify({ portal, dialogId, botId, durationSeconds, status });
       let id: string | undefined;
       let last: TypingError | undefined;
       for (let attempt = 1; ; attempt += 1) {
@@ -162,7 +176,13 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
             } catch {
               parsed = undefined;
             }
-            if ((parsed as { ok?: unknown } | undefined)?.ok === true) return { ok: true };
+            const answer = parsed as { ok?: unknown; indicatorSeconds?: unknown } | undefined;
+            if (answer?.ok === true) {
+              const shows = answer.indicatorSeconds;
+              return typeof shows === 'number' && Number.isFinite(shows)
+                ? { ok: true, indicatorSeconds: shows }
+                : { ok: true };
+            }
             throw new TypingError({
               code: 'UNEXPECTED_RESPONSE',
               status: response.status,
@@ -201,4 +221,5 @@ export function createTypingClient(options: TypingClientOptions): TypingClient {
       }
     },
   };
+  return client;
 }

@@ -308,7 +308,7 @@ describe('error codes', () => {
   );
 
   it('mirrors every code POST /typing answers with', () => {
-    expect(endpointCodes).toHaveLength(19);
+    expect(endpointCodes).toHaveLength(23);
   });
 
   it.each(endpointCodes)('maps a %s problem to a TypingError with its status, detail and request id', async (code) => {

@@ -13,6 +13,7 @@ import { parseOptions, stageSelected } from './options.js';
 import { machine, type StageReport } from './report.js';
 import { bundleBaselines, bundleFunctions } from './stages/bundles.js';
 import { coldStart } from './stages/cold-start.js';
+import { observability } from './stages/observability.js';
 import { portalBudget } from './stages/portal-budget.js';
 import { secretsManagerCalls } from './stages/secrets-manager.js';
 import { stateRoundTrips } from './stages/state-round-trips.js';
@@ -24,6 +25,7 @@ const STAGES: Array<[name: string, stage: Stage]> = [
   ['Bundle', bundleFunctions],
   ['Baseline bundles', bundleBaselines],
   ['Cold start', coldStart],
+  ['Observability', observability],
   ['Warm overhead', warmOverhead],
   ['DynamoDB round trips', stateRoundTrips],
   ['Secrets Manager', secretsManagerCalls],

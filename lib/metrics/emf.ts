@@ -1,4 +1,3 @@
-import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_UNITS, METRICS_NAMESPACE, type MetricName, type Metrics, type RequestDimensions } from './index.js';
 
 export interface EmfMetricsOptions {
@@ -7,48 +6,58 @@ export interface EmfMetricsOptions {
   /** Where each record goes, one JSON line: the function's log stream, which CloudWatch turns into metrics. */
   write: (line: string) => void;
   namespace?: string;
+  now?: () => number;
 }
 
+// CloudWatch takes at most 100 values of one metric in a record; a request never comes near it, a process
+// serving many at once (serverless-offline) might.
+const MAX_VALUES = 100;
+
 /**
- * Metrics in CloudWatch's embedded metric format, through Powertools Metrics (it validates names, units and
- * dimension counts, and groups repeated values of a metric into one array). Powertools' own flush writes to
- * stdout past the service's log sink; here each record is serialised and handed to `write` instead, so it goes
- * through the same redacting sink as every log line, and a test sees it where it sees the logs.
+ * Metrics in CloudWatch's embedded metric format: per request, one record under its route and one `Requests`
+ * under its route and outcome, written through the function's log sink (redacted like every line, and seen by
+ * tests where they see the logs). The records are byte for byte what Powertools Metrics serialises for the same
+ * points (a test compares them); Powertools itself is not used at run time because constructing it opens
+ * stderr and reads its settings, ~10 ms of every cold start, and adds 14 KB to bundles near their limit
+ * (BENCHMARKS.md, "Observability"). Names and units come from the typed catalogue, dimensions from fixed sets.
  *
  * Lambda runs one request at a time per container, so what was added since the last publish belongs to the
  * request being answered. Where requests share a process (serverless-offline), a record may carry another
  * request's points of the same route: the sums stay right.
  */
 export function emfMetrics(options: EmfMetricsOptions): Metrics {
-  const settings = {
-    namespace: options.namespace ?? METRICS_NAMESPACE,
-    serviceName: options.service,
-    defaultDimensions: { stage: options.stage },
-  };
-  const perRoute = new PowertoolsMetrics(settings);
-  const perOutcome = new PowertoolsMetrics(settings);
-  let pending = false;
+  const namespace = options.namespace ?? METRICS_NAMESPACE;
+  const now = options.now ?? Date.now;
+  const base = { service: options.service, stage: options.stage };
+  let points = new Map<MetricName, number[]>();
 
-  const flush = (metrics: PowertoolsMetrics, dimensions: Record<string, string>) => {
-    try {
-      for (const [name, value] of Object.entries(dimensions)) metrics.addDimension(name, value);
-      options.write(JSON.stringify(metrics.serializeMetrics()));
-    } finally {
-      metrics.clearMetrics();
-      metrics.clearDimensions();
-    }
-  };
+  const record = (dimensions: Record<string, string>, values: Map<MetricName, number[]>): string =>
+    JSON.stringify({
+      _aws: {
+        Timestamp: now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: namespace,
+            Dimensions: [Object.keys(dimensions)],
+            Metrics: [...values.keys()].map((name) => ({ Name: name, Unit: METRIC_UNITS[name] })),
+          },
+        ],
+      },
+      ...dimensions,
+      ...Object.fromEntries([...values].map(([name, list]) => [name, list.length === 1 ? list[0] : list])),
+    });
 
   return {
     add(name: MetricName, value = 1) {
-      perRoute.addMetric(name, METRIC_UNITS[name], value);
-      pending = true;
+      const list = points.get(name) ?? [];
+      if (list.length < MAX_VALUES) list.push(value);
+      points.set(name, list);
     },
     publish({ route, outcome }: RequestDimensions) {
-      if (pending) flush(perRoute, { route });
-      pending = false;
-      perOutcome.addMetric('Requests', METRIC_UNITS.Requests, 1);
-      flush(perOutcome, { route, outcome });
+      const added = points;
+      points = new Map();
+      if (added.size > 0) options.write(record({ ...base, route }, added));
+      options.write(record({ ...base, route, outcome }, new Map([['Requests', [1]]])));
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Tracing, off by default: the port the request wrapper runs each request through, a stand-in that does
- * nothing, and the X-Ray adapter through Powertools Tracer (`powertools.ts`).
+ * nothing, and the X-Ray adapter (`xray.ts`).
  */
 
 /** X-Ray annotations: indexed, so traces can be filtered by them (e.g. `annotation.portal = "..."`). */
@@ -15,10 +15,7 @@ export const noTracing: Tracing = {
   request: (_route, work) => work(() => undefined),
 };
 
-/**
- * A tracing adapter loaded on the first request rather than at import: the Tracer and the X-Ray SDK are loaded
- * only by a deployment that turns tracing on, and loading them never fails the container's start.
- */
+/** A tracing adapter loaded on the first request: a function without tracing never evaluates it. */
 export function lazyTracing(load: () => Promise<Tracing>): Tracing {
   let loaded: Promise<Tracing> | undefined;
   return {

@@ -26,7 +26,7 @@ type Alarm = {
 const serverless = readServerlessYml() as {
   custom: Record<string, unknown>;
   provider: { logRetentionInDays: number; logs: { httpApi: { format: string } }; environment: Record<string, string> };
-  functions: Record<string, { layers: string; reservedConcurrency: string }>;
+  functions: Record<string, { reservedConcurrency: string }>;
   resources: { Resources: Record<string, Alarm> };
 };
 const alarms = Object.values(serverless.resources.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
@@ -80,18 +80,6 @@ describe('observability in serverless.yml', () => {
     });
     expect(serverless.custom.tracing).toBe("${env:TRACING, 'false'}");
     expect(serverless.custom.alarmTopic).toBe("${env:ALARM_TOPIC, 'off'}");
-  });
-
-  it('adds the Powertools layer of the installed tracer version when tracing is on', () => {
-    // Prepare
-    const manifest = join(root, 'node_modules', '@aws-lambda-powertools', 'tracer', 'package.json');
-    const installed = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
-    // Assess
-    expect(serverless.custom.tracingLayers).toEqual({
-      true: [{ 'Fn::Sub': `{{resolve:ssm:/aws/service/powertools/typescript/generic/all/${installed}}}` }],
-      false: [],
-    });
-    expect(serverless.functions.typing?.layers).toBe('${self:custom.tracingLayers.${self:custom.tracing}}');
   });
 });
 

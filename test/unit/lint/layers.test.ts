@@ -69,6 +69,20 @@ describe('the lib/ layer rule in eslint.config.js', () => {
     expect(errors).toEqual([]);
   });
 
+  it('keeps the metrics and tracing ports at the foundation: every layer may record through them, they import none', async () => {
+    const upward = await layerErrors(
+      'lib/metrics/x.ts',
+      "import { createLogger } from '../logging/index.js';\nexport const logger = createLogger;\n",
+    );
+    const [fromPortal] = await eslint.lintText(
+      "import { noMetrics } from '../metrics/index.js';\nimport { noTracing } from '../tracing/index.js';\nexport const both = [noMetrics, noTracing];\n",
+      { filePath: 'lib/portal/x.ts' },
+    );
+
+    expect(upward).toHaveLength(1);
+    expect(fromPortal?.messages).toEqual([]);
+  });
+
   it('ranks every folder under lib/: each one below the caller client is barred from importing it', async () => {
     const folders = readdirSync(join(root, 'lib'), { withFileTypes: true })
       .filter((entry) => entry.isDirectory() && entry.name !== 'client')

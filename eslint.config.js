@@ -51,6 +51,7 @@ export default tseslint.config(
       '.schemathesis/',
       'node_modules/',
       'dist/',
+      'packages/*/dist/',
       '.serverless/',
       '.esbuild/',
       '.build/',

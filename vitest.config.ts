@@ -11,6 +11,10 @@ const WITHOUT_EMULATOR = [
   'test/cli/events.test.ts',
   'test/cli/program.test.ts',
   'test/functions/observability.test.ts',
+  'test/e2e/npm-start.e2e.test.ts',
+  'test/cli/portal-replace.test.ts',
+  'test/cli/bot-admin.test.ts',
+  'test/cli/events-fixtures.test.ts',
 ];
 
 /** A project whose suites talk to one moto server (Secrets Manager, EventBridge), started only if they run. */

@@ -16,6 +16,10 @@ export type OptionValues = Record<string, string | boolean | undefined>;
 export interface SecretsContext {
   /** `secrets-manager` or `file:<absolute path>`, as shown to the operator. */
   source: string;
+  /** Secrets Manager's region; undefined for a file source. */
+  region: string | undefined;
+  /** What the operator should know about how the source was chosen (stderr). */
+  notes: string[];
   prefix: string;
   store: SecretStore;
   credentials: Credentials;

@@ -11,7 +11,7 @@ import { keysGroup } from './commands/keys.js';
 import { portalGroup } from './commands/portal.js';
 import { typingGroup } from './commands/typing.js';
 import { CliError, EXIT, failed, usageError, type CommandOutput } from './outcome.js';
-import { openSecrets, SECRETS_OPTIONS } from './secrets.js';
+import { openSecrets, SECRETS_OPTIONS, SERVICE_REGION } from './secrets.js';
 import { paletteFor, processIo, withProgress, type Io } from './terminal.js';
 
 export const PROGRAM = 'bitrix24-typing';
@@ -79,8 +79,9 @@ export function programHelp(): string {
     'Commands:',
     ...rows.map(([name, summary]) => `  ${name.padEnd(width)}${summary}`),
     '',
-    'Every command takes --help and --json. Commands that touch credentials take --source, --prefix and --stage;',
-    'by default they use the local file .local/credentials.json (set CREDENTIALS_SOURCE=secrets-manager for AWS).',
+    'Every command takes --help and --json. Commands that touch credentials take --source, --prefix, --stage and',
+    `--region: with --stage they use Secrets Manager (region ${SERVICE_REGION} unless --region), without it the sandbox`,
+    'file .local/credentials.json at the project root; --source or CREDENTIALS_SOURCE choose explicitly.',
     'Colour only on a terminal, never with NO_COLOR set.',
     '',
     EXIT_CODES,
@@ -197,7 +198,7 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
       write(io, 'stdout', [JSON.stringify({ ok: true, ...output.json })]);
     } else {
       write(io, 'stdout', output.human);
-      write(io, 'stderr', output.notes ?? []);
+      write(io, 'stderr', [...(secrets?.notes ?? []), ...(output.notes ?? [])]);
     }
     return EXIT.ok;
   } catch (error) {

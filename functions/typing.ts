@@ -10,7 +10,7 @@ import { TypingGate } from '../lib/imbot/typing-gate.js';
 import { serviceLogger, type Logger } from '../lib/logging/index.js';
 import type { Metrics } from '../lib/metrics/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
-import { verifySignature } from '../lib/signing/standard-webhooks.js';
+import { verifyTypingSignature } from '../lib/portal/typing-signature.js';
 import { createSharedState, type SharedState, type StoredAnswer } from '../lib/state/index.js';
 import { powertoolsIdempotency } from '../lib/state/powertools-idempotency.js';
 import type { Tracing } from '../lib/tracing/index.js';
@@ -49,8 +49,13 @@ export function createTypingHandler(deps: TypingDependencies) {
     tracing: deps.tracing,
   };
   return httpRoute(route, async ({ headers, body, context, annotate }) => {
-    const keys = await credentials.typingKeys();
-    const signed = verifySignature({ headers, body, keys, toleranceSeconds: config.signatureToleranceSeconds });
+    // A signature no cached key matches makes a bounded re-read of the keys: a key just rotated in works at once.
+    const signed = await verifyTypingSignature(credentials, {
+      headers,
+      body,
+      toleranceSeconds: config.signatureToleranceSeconds,
+      rereadMs: config.typingKeysRereadSeconds * 1000,
+    });
     annotate({ webhookId: signed.id });
     const deadline = Deadline.fromLambda(context);
     const request = parseTypingRequest(body);

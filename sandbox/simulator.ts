@@ -51,7 +51,7 @@ export interface Simulator {
   botId: number;
 }
 
-function describeCall(call: PortalCall): string {
+export function describeCall(call: PortalCall): string {
   if (call.method === 'imbot.chat.sendTyping' && call.status === 200) {
     return `bot ${String(call.params.BOT_ID ?? '(first bot)')} is typing in ${String(call.params.DIALOG_ID)}`;
   }

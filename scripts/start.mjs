@@ -8,8 +8,13 @@
 // With STATE_TABLE set, state shared across containers (idempotency, coalescing, portal budgets, deliveries) lives
 // in that DynamoDB table on the emulator AWS_ENDPOINT_URL_DYNAMODB points at (moto), created first from the
 // definition serverless.yml deploys. Without it, each emulated container keeps its own state in memory.
+//
+// Before touching anything it checks that its ports are free, so a second `npm start` says so in one line and
+// leaves the first one's credentials file alone. Its bundles live in a folder of their own (.cache/offline/<pid>),
+// so `npm run package` or `npm run cfn-lint`, which delete .esbuild/, cannot pull the code from under it.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { styleText } from 'node:util';
@@ -23,6 +28,55 @@ const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (style, text) => (color ? styleText(style, text) : text);
 
 const env = { ...process.env };
+
+const { engines } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const requiredMajor = Number(/\d+/.exec(engines.node)[0]);
+if (Number(process.versions.node.split('.')[0]) < requiredMajor) {
+  console.error(
+    `warning: bitrix24-typing requires Node.js ${requiredMajor} (package.json engines ${engines.node}, .nvmrc); ` +
+      `this is ${process.version}. Run "nvm use" in the project, or install Node.js ${requiredMajor}.`,
+  );
+  // Said once above; the AWS SDK in every emulated container would add nine lines of its own.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+}
+
+/** Whether something already listens on the port, on any local address (a wildcard bind conflicts with all). */
+const portInUse = (candidate) =>
+  new Promise((resolvePort) => {
+    const probe = createServer();
+    probe.once('error', (error) => resolvePort(error.code === 'EADDRINUSE'));
+    probe.listen(candidate, () => probe.close(() => resolvePort(false)));
+  });
+const ports = [
+  ['PORT', port],
+  ['LAMBDA_PORT', Number(process.env.LAMBDA_PORT ?? 3002)],
+  ...(sandbox ? [['SIMULATOR_PORT', Number(process.env.SIMULATOR_PORT ?? 3010)]] : []),
+];
+const busy = [];
+for (const [name, value] of ports) if (await portInUse(value)) busy.push(`${value} (${name})`);
+if (busy.length > 0) {
+  const which = busy.length === 1 ? `port ${busy[0]} is` : `ports ${busy.join(' and ')} are`;
+  console.error(
+    `npm start: ${which} already in use, most likely by another npm start; stop it, or pick free ports, e.g. ` +
+      'PORT=3100 LAMBDA_PORT=3102 SIMULATOR_PORT=3110 npm start. Nothing was started or changed.',
+  );
+  process.exit(1);
+}
+
+// This run's bundles; folders left by runs that are gone are removed.
+const offlineDir = join(root, '.cache', 'offline');
+mkdirSync(offlineDir, { recursive: true });
+for (const name of readdirSync(offlineDir)) {
+  const pid = Number(name);
+  let alive;
+  try {
+    alive = Number.isInteger(pid) && process.kill(pid, 0);
+  } catch {
+    alive = false;
+  }
+  if (!alive) rmSync(join(offlineDir, name), { recursive: true, force: true });
+}
+const workFolder = join('.cache', 'offline', String(process.pid));
 // serverless.yml falls back to the deployed table's CloudFormation Ref, which the emulator cannot resolve.
 env.STATE_TABLE = process.env.STATE_TABLE?.trim() ?? '';
 const stateLine = env.STATE_TABLE
@@ -48,7 +102,7 @@ if (sandbox) {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node22',
     outfile,
     logLevel: 'error',
   });
@@ -82,7 +136,10 @@ if (sandbox) {
   ].join('\n');
 }
 
-const child = spawn('npx', ['osls', 'offline', 'start', '--stage', env.STAGE ?? 'dev'], {
+// Parameters, not environment variables: serverless.yml reads the credentials source only from --param, so a
+// deploy or package never ships a CREDENTIALS_SOURCE its shell happens to hold.
+const params = [`--param=credentialsSource=${env.CREDENTIALS_SOURCE}`, `--param=esbuildWorkFolder=${workFolder}`];
+const child = spawn('npx', ['osls', 'offline', 'start', '--stage', env.STAGE ?? 'dev', ...params], {
   cwd: root,
   env,
   stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,8 @@ import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, usageError } from '../outcome.js';
 import { callStoredPortal, modeOf } from '../portal-calls.js';
+import { TAKES_EFFECT } from '../takes-effect.js';
+import { listBots, setHandler, unregisterBot } from './bot-admin.js';
 import { requireDomain, requirePortal } from './portal.js';
 
 const register: CommandSpec = {
@@ -89,9 +91,14 @@ const register: CommandSpec = {
         portal.botId !== undefined && portal.botId !== botId
           ? `Bot ${botId} replaces bot ${portal.botId} as the portal's default in ${secrets.names.portal(domain)}.`
           : `Stored as the portal's default bot in ${secrets.names.portal(domain)}.`,
+        TAKES_EFFECT.portalChanged,
       ],
     };
   },
 };
 
-export const botGroup: CommandGroup = { name: 'bot', summary: 'the chat-bot on a portal', commands: [register] };
+export const botGroup: CommandGroup = {
+  name: 'bot',
+  summary: 'the chat-bot on a portal',
+  commands: [register, listBots, setHandler, unregisterBot],
+};

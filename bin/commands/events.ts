@@ -7,6 +7,15 @@ import { failed, notFound, usageError } from '../outcome.js';
 
 export const EVENTS_PATH = '/bitrix/events';
 const FIXTURE_EXTENSION = '.txt';
+/** The built-in fixtures, named in the help; a test holds this list to bin/fixtures. */
+export const BUILTIN_FIXTURES = [
+  'message-webhook-bot',
+  'command-webhook-bot',
+  'join-chat-webhook-bot',
+  'delete-webhook-bot',
+  'install-oauth-app',
+  'update-oauth-app',
+];
 const TIMEOUT_MS = 15_000;
 
 // The bundled CLI (dist/cli.mjs) and the sources (bin/commands/events.ts) sit at different depths.
@@ -109,8 +118,9 @@ const send: CommandSpec = {
     "With --stored-token, the token and member id come from the --domain portal's stored secret (a note on",
     'stderr says so); the URL must then be https or loopback, so a stored secret never travels in the clear.',
     "Without it the fixture's token is sent.",
-    'A bare name picks a built-in fixture: message-webhook-bot (personal chat), join-chat-webhook-bot (group chat).',
-    'Exit code 0 on a 2xx answer, 1 otherwise.',
+    'A bare name picks a built-in fixture (bin/fixtures/<name>.txt), one for every event the service handles:',
+    `  ${BUILTIN_FIXTURES.join(', ')}.`,
+    'Exit code 0 on a 2xx answer of {"ok": true} (what the service answers every accepted event), 1 otherwise.',
   ],
   options: {
     url: { type: 'string', value: '<url>', description: 'the service base URL or the full events URL (required)' },
@@ -125,7 +135,8 @@ const send: CommandSpec = {
   usesSecrets: true,
   examples: [
     'bitrix24-typing events send message-webhook-bot --url http://localhost:3000 --domain sandbox.bitrix24.test --stored-token',
-    'bitrix24-typing events send test/fixtures/events/command.txt --url https://api.example.com --domain example.bitrix24.com --token "$CLIENT_ID"',
+    'bitrix24-typing events send command-webhook-bot --url https://api.example.com --domain example.bitrix24.com --token "$CLIENT_ID"',
+    'bitrix24-typing events send bin/fixtures/join-chat-webhook-bot.txt --url http://localhost:3000 --domain sandbox.bitrix24.test --stored-token',
   ],
   async run(ctx) {
     const rawUrl = stringOption(ctx.values, 'url');
@@ -204,6 +215,15 @@ const send: CommandSpec = {
       throw failed(
         typeof problemCode === 'string' ? problemCode : `HTTP_${status}`,
         `POST ${url} answered ${status}${shown ? `:\n${shown}` : ''}`,
+        fields,
+      );
+    }
+    // The service answers every accepted event {"ok": true}. Anything else with a 2xx is not the service: e.g.
+    // serverless-offline reports a function that failed to load (Runtime.ImportModuleError) as a 200.
+    if ((body as { ok?: unknown } | null)?.ok !== true) {
+      throw failed(
+        'UNEXPECTED_RESPONSE',
+        `POST ${url} answered ${status}, but not with the service's {"ok": true}${shown ? `:\n${shown}` : ''}`,
         fields,
       );
     }

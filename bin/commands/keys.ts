@@ -4,6 +4,7 @@ import { parseTypingKeys } from '../../lib/portal/typing-keys.js';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import type { CommandGroup, CommandSpec, SecretsContext } from '../command.js';
 import { failed, notFound } from '../outcome.js';
+import { TAKES_EFFECT } from '../takes-effect.js';
 
 /** A short, non-secret name for a key, so operators can tell keys apart without seeing them. */
 export function keyId(key: string): string {
@@ -48,8 +49,9 @@ const rotate: CommandSpec = {
   options: { retire: { type: 'boolean', description: 'remove every key but the newest (adds none)' } },
   usesSecrets: true,
   examples: [
-    'bitrix24-typing keys rotate --source secrets-manager --stage prod',
+    'bitrix24-typing keys rotate --stage prod',
     'bitrix24-typing keys rotate --retire --stage prod',
+    'bitrix24-typing keys rotate --stage prod --region us-east-1',
   ],
   async run(ctx) {
     const secrets = ctx.secrets();
@@ -74,6 +76,7 @@ const rotate: CommandSpec = {
             : [
                 `Retired ${retired.length} key(s) (${retired.map(keyId).join(', ')}); ${keyId(kept)} is the only live key in ${secret}.`,
               ],
+        notes: retired.length === 0 ? [] : [TAKES_EFFECT.keysRetired],
       };
     }
 
@@ -96,6 +99,7 @@ const rotate: CommandSpec = {
         keys.length > 1
           ? 'once all of them use it, run "keys rotate --retire" to remove the old key(s).'
           : 'they sign POST /typing with it.',
+        TAKES_EFFECT.keyAdded,
       ],
     };
   },

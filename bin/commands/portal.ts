@@ -12,6 +12,7 @@ import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, notFound, usageError } from '../outcome.js';
 import { callStoredPortal, modeOf } from '../portal-calls.js';
+import { TAKES_EFFECT } from '../takes-effect.js';
 
 export function requireDomain(ctx: CommandContext, option = 'domain'): string {
   const raw = stringOption(ctx.values, option);
@@ -74,14 +75,59 @@ function oauthFrom(json: Record<string, unknown>): {
   };
 }
 
+/** The stored portal, if any; `portal` is left out when the stored secret no longer parses. */
+async function storedPortal(ctx: CommandContext, domain: string): Promise<{ portal?: PortalCredentials } | undefined> {
+  const secrets = ctx.secrets();
+  const name = secrets.names.portal(domain);
+  const raw = await secrets.store.read(name);
+  if (raw === undefined) return undefined;
+  try {
+    return { portal: parsePortalCredentials(raw, name, { allowLoopback: true }) };
+  } catch (error) {
+    if (error instanceof CredentialsFormatError) return {};
+    throw error;
+  }
+}
+
+/**
+ * What a replacement keeps of the stored portal unless the operator gives it: the portal's member id and rate
+ * limit always; in the same mode also what identifies its bot (the events' CLIENT_ID or application token, the
+ * default bot and the per-bot records), without which the registered bot's events would fail verification.
+ */
+function keptFrom(
+  previous: PortalCredentials | undefined,
+  mode: 'webhook' | 'oauth',
+  given: { clientId?: string; botId?: number; memberId?: string; applicationToken?: string },
+): Pick<PortalCredentials, 'memberId' | 'rateLimit' | 'botId' | 'bots' | 'applicationToken'> & { described: string[] } {
+  if (previous === undefined) return { ...given, described: [] as string[] };
+  const same = modeOf(previous) === mode;
+  const kept = {
+    memberId: given.memberId ?? previous.memberId,
+    rateLimit: previous.rateLimit,
+    botId: given.botId ?? (same ? previous.botId : undefined),
+    bots: same ? previous.bots : undefined,
+    applicationToken: given.applicationToken ?? (same ? previous.applicationToken : undefined),
+  };
+  const described = [
+    same && mode === 'webhook' && given.clientId === undefined && previous.webhook?.clientId ? 'CLIENT_ID' : '',
+    given.botId === undefined && kept.botId !== undefined ? `bot ${kept.botId}` : '',
+    given.memberId === undefined && kept.memberId !== undefined ? 'member id' : '',
+    given.applicationToken === undefined && kept.applicationToken !== undefined ? 'application token' : '',
+  ].filter(Boolean);
+  return { ...kept, described };
+}
+
 const add: CommandSpec = {
   name: 'add',
   summary: "store a portal's credentials (inbound webhook or OAuth app)",
   description: [
-    'Writes <prefix>/portals/<domain> to the credentials source, replacing any earlier version.',
+    'Writes <prefix>/portals/<domain> to the credentials source. A portal already stored is refused: its bot is',
+    "registered with its CLIENT_ID, and replacing that breaks the bot's events. To change only the webhook URL",
+    '(a new webhook code), use "portal rotate-webhook". --force replaces it, keeping its member id and, in the same',
+    'mode, what identifies its bot (CLIENT_ID or application token, botId, bots) unless given here.',
     'Webhook mode: the inbound webhook URL (https://<portal>/rest/<user>/<code>/, scope imbot) and the CLIENT_ID',
-    '  the bot is (or will be) registered with. Without --client-id a long random one is generated: right for a',
-    '  bot you are about to register with "bot register"; pass the old one for a bot registered earlier.',
+    '  the bot is (or will be) registered with. Without --client-id a long random one is generated for a new',
+    '  portal: right for a bot you are about to register with "bot register".',
     "OAuth mode: a JSON file with the application's client_id/client_secret and the portal's token set, either",
     '  in our shape (clientId, clientSecret, accessToken, refreshToken, expiresAt, clientEndpoint, serverEndpoint)',
     "  or as Bitrix24's OAuth answer (access_token, refresh_token, expires|expires_in, client_endpoint,",
@@ -100,6 +146,7 @@ const add: CommandSpec = {
       value: '<token>',
       description: 'auth[application_token] of OAuth app events',
     },
+    force: { type: 'boolean', description: 'replace a stored portal (its bot identity is kept unless given)' },
   },
   usesSecrets: true,
   examples: [
@@ -119,12 +166,27 @@ const add: CommandSpec = {
     let memberId = stringOption(ctx.values, 'member-id');
     let applicationToken = stringOption(ctx.values, 'application-token');
 
+    const secrets = ctx.secrets();
+    const name = secrets.names.portal(domain);
+    const existing = await ctx.progress(`Reading ${name}`, () => storedPortal(ctx, domain));
+    if (existing !== undefined && ctx.values.force !== true) {
+      throw failed(
+        'PORTAL_EXISTS',
+        `${domain} is already stored as ${name} in ${secrets.source}` +
+          `${existing.portal ? ` (${modeOf(existing.portal)}${existing.portal.botId ? `, bot ${existing.portal.botId}` : ''})` : ''}. ` +
+          'To change its webhook URL run "portal rotate-webhook"; to replace it, add --force.',
+        { portal: domain, secret: name },
+      );
+    }
+    const previous = existing?.portal;
+
     let candidate: Record<string, unknown>;
     let clientIdGenerated = false;
     if (webhookUrl !== undefined) {
       // Bitrix24 appends CLIENT_ID to the bot's handler URL and sends it as the event token: make it unguessable.
-      const clientId = givenClientId ?? randomBytes(24).toString('hex');
-      clientIdGenerated = givenClientId === undefined;
+      // A replaced webhook portal keeps its CLIENT_ID: the registered bot's events carry it.
+      const clientId = givenClientId ?? previous?.webhook?.clientId ?? randomBytes(24).toString('hex');
+      clientIdGenerated = givenClientId === undefined && previous?.webhook?.clientId === undefined;
       candidate = { webhook: { url: webhookUrl, clientId } };
     } else {
       const path = resolve(ctx.io.cwd, oauthFile as string);
@@ -143,12 +205,26 @@ const add: CommandSpec = {
       memberId ??= parsed.memberId;
       applicationToken ??= parsed.applicationToken;
     }
-    const secrets = ctx.secrets();
-    const name = secrets.names.portal(domain);
+    const kept = keptFrom(previous, webhookUrl !== undefined ? 'webhook' : 'oauth', {
+      clientId: givenClientId,
+      botId,
+      memberId,
+      applicationToken,
+    });
+    memberId ??= kept.memberId;
+    applicationToken ??= kept.applicationToken;
     let portal: PortalCredentials;
     try {
       portal = parsePortalCredentials(
-        JSON.stringify({ domain, memberId, applicationToken, botId, ...candidate }),
+        JSON.stringify({
+          domain,
+          memberId,
+          applicationToken,
+          botId: kept.botId ?? botId,
+          bots: kept.bots,
+          rateLimit: kept.rateLimit,
+          ...candidate,
+        }),
         name,
         // The sandbox and the tests store loopback portals; a deployed function still refuses them.
         { allowLoopback: true },
@@ -158,14 +234,13 @@ const add: CommandSpec = {
       throw error;
     }
 
-    const replaced = await ctx.progress(`Writing ${name}`, async () => {
-      const before = await secrets.store.read(name);
-      await secrets.credentials.savePortal(portal);
-      return before !== undefined;
-    });
+    await ctx.progress(`Writing ${name}`, () => secrets.credentials.savePortal(portal));
+    const replaced = existing !== undefined;
     const mode = modeOf(portal);
     const notes: string[] = [];
     if (clientIdGenerated) notes.push('Generated a new CLIENT_ID for this portal\'s bot; "bot register" will use it.');
+    if (replaced && kept.described.length > 0) notes.push(`Kept from the stored portal: ${kept.described.join(', ')}.`);
+    notes.push(replaced ? TAKES_EFFECT.portalChanged : TAKES_EFFECT.portalAdded);
     return {
       json: {
         portal: domain,
@@ -180,6 +255,55 @@ const add: CommandSpec = {
         `${replaced ? 'Replaced' : 'Added'} ${domain} (${mode}${portal.botId ? `, bot ${portal.botId}` : ''}) as ${name} in ${secrets.source}.`,
       ],
       notes,
+    };
+  },
+};
+
+const rotateWebhook: CommandSpec = {
+  name: 'rotate-webhook',
+  summary: 'give a webhook portal a new inbound webhook URL (new code), keeping its bot',
+  description: [
+    'Replaces only the webhook URL of <prefix>/portals/<domain>; the CLIENT_ID the bot is registered with, the',
+    'default bot and the member id stay, so the bot keeps working. For a leaked code, or a webhook whose user left:',
+    '  1. create a new inbound webhook (scope imbot) on the portal;',
+    '  2. portal rotate-webhook --domain <domain> --webhook <new url>, then portal check --domain <domain>;',
+    '  3. once running containers have dropped the old URL (see the note), delete the old webhook on the portal.',
+  ],
+  options: {
+    domain: { type: 'string', value: '<domain>', description: 'the portal (required)' },
+    webhook: { type: 'string', value: '<url>', description: 'the new inbound webhook URL (required)' },
+  },
+  usesSecrets: true,
+  examples: [
+    'bitrix24-typing portal rotate-webhook --stage prod --domain example.bitrix24.com --webhook https://example.bitrix24.com/rest/1/newcode/',
+  ],
+  async run(ctx) {
+    const domain = requireDomain(ctx);
+    const url = stringOption(ctx.values, 'webhook');
+    if (url === undefined) throw usageError('--webhook is required');
+    const portal = await requirePortal(ctx, domain);
+    const secrets = ctx.secrets();
+    const name = secrets.names.portal(domain);
+    if (!portal.webhook) {
+      throw failed('NOT_A_WEBHOOK_PORTAL', `${domain} is stored as an OAuth application: it has no webhook URL.`, {
+        portal: domain,
+      });
+    }
+    let rotated: PortalCredentials;
+    try {
+      rotated = parsePortalCredentials(JSON.stringify({ ...portal, webhook: { ...portal.webhook, url } }), name, {
+        allowLoopback: true,
+      });
+    } catch (error) {
+      if (error instanceof CredentialsFormatError) throw usageError(error.message.replace(`secret ${name}: `, ''));
+      throw error;
+    }
+    await ctx.progress(`Writing ${name}`, () => secrets.credentials.savePortal(rotated));
+    const bot = portal.botId ? `bot ${portal.botId} and ` : '';
+    return {
+      json: { portal: domain, secret: name, source: secrets.source, botId: portal.botId ?? null },
+      human: [`Rotated the webhook of ${domain} in ${secrets.source}, keeping ${bot}its CLIENT_ID.`],
+      notes: [TAKES_EFFECT.portalChanged, 'Delete the old webhook on the portal after that.'],
     };
   },
 };
@@ -239,5 +363,5 @@ const check: CommandSpec = {
 export const portalGroup: CommandGroup = {
   name: 'portal',
   summary: 'portal credentials',
-  commands: [add, list, check],
+  commands: [add, rotateWebhook, list, check],
 };

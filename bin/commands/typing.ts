@@ -85,7 +85,7 @@ const send: CommandSpec = {
     try {
       client = createTypingClient({ url, key });
     } catch (error) {
-      throw usageError(`--key: ${(error as Error).message}`);
+      throw usageError(`--key: ${(error as Error).message.replace(/^createTypingClient: /, '')}`);
     }
     const fields = { portal, dialogId, botId: botId ?? null, url };
     try {

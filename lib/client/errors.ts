@@ -130,6 +130,21 @@ export class TypingError extends Error {
   }
 }
 
+/**
+ * What `createTypingClient` throws for options it cannot work with, before any request: the option's name, what
+ * was wrong, and what it wants instead (a missing key or URL usually means an unset environment variable).
+ */
+export class TypingClientOptionsError extends Error {
+  override readonly name = 'TypingClientOptionsError';
+
+  constructor(
+    readonly option: 'options' | 'url' | 'key',
+    message: string,
+  ) {
+    super(`createTypingClient: ${message}`);
+  }
+}
+
 export function isTypingError(error: unknown): error is TypingError {
   return error instanceof TypingError;
 }

@@ -14,6 +14,12 @@ export { keepTyping } from './keep-typing.js';
 export type { KeepTypingOptions } from './keep-typing.js';
 export { TYPING_STATUSES } from './typing-status.js';
 export type { TypingStatus } from './typing-status.js';
-export { isTypingError, isTypingErrorCode, TypingError, TYPING_ERROR_CODES } from './errors.js';
+export {
+  isTypingError,
+  isTypingErrorCode,
+  TypingClientOptionsError,
+  TypingError,
+  TYPING_ERROR_CODES,
+} from './errors.js';
 export type { TypingErrorCode } from './errors.js';
 export { signRequest, generateSigningKey } from '../signing/standard-webhooks.js';

@@ -1,7 +1,7 @@
 import { parseRetryAfter } from '../retry/retry-after.js';
 import { isSigningKey } from '../signing/signing-key.js';
 import { signRequest } from '../signing/standard-webhooks.js';
-import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
+import { isTypingErrorCode, TypingClientOptionsError, TypingError, type TypingErrorCode } from './errors.js';
 import { keepTyping, type KeepTypingOptions } from './keep-typing.js';
 import type { TypingStatus } from './typing-status.js';
 
@@ -77,10 +77,39 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function endpointOf(base: string): string {
+const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+// The usual cause of a missing option: `process.env.TYPING_URL!` read from an environment that does not set it.
+const UNSET = 'is the environment variable you read it from set?';
+
+function endpointOf(base: unknown): string {
+  if (base === undefined || base === null || base === '')
+    throw new TypingClientOptionsError('url', `url is missing (got ${shown(base)}; ${UNSET})`);
+  if (typeof base !== 'string' || !URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
+    throw new TypingClientOptionsError(
+      'url',
+      `url must be the service's http(s) base URL, e.g. https://abc123.execute-api.eu-central-1.amazonaws.com (got ${shown(base)})`,
+    );
+  }
   const url = new URL(base);
   if (!url.pathname.endsWith('/typing')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/typing`;
   return url.toString();
+}
+
+function keysOf(key: unknown): string[] {
+  if (key === undefined || key === null || key === '')
+    throw new TypingClientOptionsError(
+      'key',
+      `key is missing: pass the whsec_... signing key you were given (got ${shown(key)}; ${UNSET})`,
+    );
+  const keys = typeof key === 'string' ? [key] : Array.isArray(key) ? [...(key as unknown[])] : undefined;
+  // Never echo a key: it is a credential, and a near-miss may be a real one.
+  if (keys === undefined || keys.length === 0 || keys.some((k) => !isSigningKey(k))) {
+    throw new TypingClientOptionsError(
+      'key',
+      'key must be a whsec_<base64> signing key of 24-64 bytes (Standard Webhooks), or a non-empty array of them',
+    );
+  }
+  return keys as string[];
 }
 
 function failureFrom(response: Response, text: string, attempts: number): TypingError {
@@ -119,10 +148,10 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
  * tolerance.
  */
 export function createTypingClient(options: TypingClientOptions): TypingClient {
-  const keys = typeof options.key === 'string' ? [options.key] : [...options.key];
-  if (keys.length === 0 || keys.some((key) => !isSigningKey(key)))
-    throw new TypeError('key must be a whsec_<base64> signing key of 24-64 bytes (Standard Webhooks)');
+  if (options === null || typeof options !== 'object')
+    throw new TypingClientOptionsError('options', 'pass { url, key } (the service URL and your signing key)');
   const endpoint = endpointOf(options.url);
+  const keys = keysOf(options.key);
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);

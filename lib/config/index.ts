@@ -43,6 +43,9 @@ export const DEFAULTS = {
   // A name found absent is remembered this long (or the cache TTL, if shorter): a portal just added is
   // recognised within a minute.
   secretsAbsentTtlSeconds: 60,
+  // A signature that matches no cached key makes the container re-read the keys (a key just rotated in works at
+  // once), but at most this often, so forged requests cannot turn into Secrets Manager calls.
+  typingKeysRereadSeconds: 5,
   // Lookups of names this container holds nothing for that turn out absent: a burst, then a steady rate per
   // second. Beyond it an unknown name is refused with the same 401, without a lookup.
   unknownPortalLookupBurst: 10,
@@ -65,6 +68,8 @@ export interface Config {
   stage: string;
   secretsPrefix: string;
   credentialsSource: CredentialsSource;
+  /** The customer-managed KMS key (its ARN) new secrets are encrypted with; undefined: aws/secretsmanager. */
+  secretsKmsKeyId: string | undefined;
   signatureToleranceSeconds: number;
   bitrix24TimeoutMs: number;
   bitrix24MaxAttempts: number;
@@ -90,6 +95,7 @@ export interface Config {
   secretsCacheMaxEntries: number;
   secretsCacheMaxAbsent: number;
   secretsAbsentTtlSeconds: number;
+  typingKeysRereadSeconds: number;
   unknownPortalLookupBurst: number;
   unknownPortalLookupsPerSecond: number;
   eventsRefusalFloorMs: number;
@@ -136,6 +142,19 @@ function credentialsSource(env: Env): CredentialsSource {
   if (raw === 'secrets-manager') return { kind: 'secrets-manager' };
   if (raw.startsWith('file:') && raw.length > 'file:'.length) return { kind: 'file', path: raw.slice('file:'.length) };
   throw new ConfigError('CREDENTIALS_SOURCE', `expected "secrets-manager" or "file:<path>", got "${raw}"`);
+}
+
+// A key ARN, not an alias or a bare id: serverless.yml grants the functions that very resource.
+function kmsKeyArn(env: Env): string | undefined {
+  const raw = env.SECRETS_KMS_KEY_ID?.trim();
+  if (!raw) return undefined;
+  if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(raw)) {
+    throw new ConfigError(
+      'SECRETS_KMS_KEY_ID',
+      `expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${raw}"`,
+    );
+  }
+  return raw;
 }
 
 function secretsPrefix(env: Env, stage: string): string {
@@ -205,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     stage,
     secretsPrefix: secretsPrefix(env, stage),
     credentialsSource: credentialsSource(env),
+    secretsKmsKeyId: kmsKeyArn(env),
     signatureToleranceSeconds: integer(env, 'SIGNATURE_TOLERANCE_SECONDS', DEFAULTS.signatureToleranceSeconds, 1, 3600),
     bitrix24TimeoutMs: integer(env, 'BITRIX24_TIMEOUT_MS', DEFAULTS.bitrix24TimeoutMs, 100, 60_000),
     bitrix24MaxAttempts: integer(env, 'BITRIX24_MAX_ATTEMPTS', DEFAULTS.bitrix24MaxAttempts, 1, 10),
@@ -235,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretsCacheMaxEntries: DEFAULTS.secretsCacheMaxEntries,
     secretsCacheMaxAbsent: DEFAULTS.secretsCacheMaxAbsent,
     secretsAbsentTtlSeconds: DEFAULTS.secretsAbsentTtlSeconds,
+    typingKeysRereadSeconds: DEFAULTS.typingKeysRereadSeconds,
     unknownPortalLookupBurst: integer(env, 'UNKNOWN_PORTAL_LOOKUP_BURST', DEFAULTS.unknownPortalLookupBurst, 1, 100_000),
     unknownPortalLookupsPerSecond: integer(
       env,

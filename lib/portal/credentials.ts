@@ -89,7 +89,7 @@ export class Credentials {
       store ??
       (config.credentialsSource.kind === 'file'
         ? createFileStore(config.credentialsSource.path)
-        : createSecretsManagerStore({ timeoutMs: config.secretsTimeoutMs }));
+        : createSecretsManagerStore({ timeoutMs: config.secretsTimeoutMs, kmsKeyId: config.secretsKmsKeyId }));
     return new Credentials(chosen, config.secretsPrefix, logger, {
       ttlMs: config.secretsCacheTtlSeconds * 1000,
       staleMs: config.secretsStaleSeconds * 1000,
@@ -181,15 +181,19 @@ export class Credentials {
     }
   }
 
-  async typingKeys(): Promise<string[]> {
-    const keys = await this.read(this.names.typingKeys, (raw, name) =>
-      parseTypingKeys(raw, name, (index, bytes) =>
-        this.logger.error('typing key left out: Standard Webhooks keys are 24-64 bytes; rotate it out', {
-          secret: name,
-          index,
-          bytes,
-        }),
-      ),
+  /** The live signing keys; `fresh` reads the store past the cache (a signature no cached key matched). */
+  async typingKeys({ fresh = false } = {}): Promise<string[]> {
+    const keys = await this.read(
+      this.names.typingKeys,
+      (raw, name) =>
+        parseTypingKeys(raw, name, (index, bytes) =>
+          this.logger.error('typing key left out: Standard Webhooks keys are 24-64 bytes; rotate it out', {
+            secret: name,
+            index,
+            bytes,
+          }),
+        ),
+      fresh,
     );
     if (!keys) {
       this.metrics.add('CredentialFailures');

@@ -12,7 +12,12 @@ import { SecretStoreError, type SecretStore } from './secret-store.js';
 // A version stage of our own: claims never move AWSCURRENT, so readers never see a claim's value.
 const CLAIM_STAGE = 'REFRESH_CLAIM';
 
-export function createSecretsManagerStore(options: { timeoutMs: number; client?: SecretsManagerClient }): SecretStore {
+export function createSecretsManagerStore(options: {
+  timeoutMs: number;
+  client?: SecretsManagerClient;
+  /** The customer-managed KMS key secrets this store creates are encrypted with; default: aws/secretsmanager. */
+  kmsKeyId?: string;
+}): SecretStore {
   // Built once per container and reused; the SDK honours AWS_ENDPOINT_URL_SECRETS_MANAGER for local emulators.
   const client = options.client ?? new SecretsManagerClient({ maxAttempts: 2 });
   const signal = (timeoutMs?: number) => AbortSignal.timeout(timeoutMs ?? options.timeoutMs);
@@ -43,7 +48,12 @@ export function createSecretsManagerStore(options: { timeoutMs: number; client?:
       }
       try {
         await client.send(
-          new CreateSecretCommand({ Name: name, SecretString: value, ClientRequestToken: versionKey }),
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: value,
+            ClientRequestToken: versionKey,
+            KmsKeyId: options.kmsKeyId,
+          }),
           {
             abortSignal: signal(timeoutMs),
           },

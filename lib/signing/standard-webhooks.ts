@@ -47,6 +47,16 @@ function refuse(reason: string): never {
   throw new ServiceError('SIGNATURE_INVALID', reason);
 }
 
+const NO_KEY_MATCHED = 'Signature does not match any live key.';
+
+/**
+ * Whether `error` refused a well-formed, timely request only because no key matched: what a request signed with a
+ * key rotated in after the keys were read gets, and so the one refusal worth re-reading the keys for.
+ */
+export function isNoKeyMatched(error: unknown): boolean {
+  return error instanceof ServiceError && error.code === 'SIGNATURE_INVALID' && error.message === NO_KEY_MATCHED;
+}
+
 // Bounds that keep a hostile header from costing more than a few HMACs.
 const MAX_SIGNATURES = 8;
 const MAX_ID_LENGTH = 256;
@@ -104,6 +114,6 @@ export function verifySignature(input: {
       if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) matched = true;
     }
   }
-  if (!matched) refuse('Signature does not match any live key.');
+  if (!matched) refuse(NO_KEY_MATCHED);
   return { id, timestamp };
 }

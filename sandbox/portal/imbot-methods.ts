@@ -8,7 +8,7 @@ import type { PortalBot } from './types.js';
 /** At most this many v1 bots per application on a Bitrix24 cloud portal [im_rest] (`imbot_rest_register_limit`). */
 const MAX_BOTS_PER_APP = 5;
 
-const BOT_EVENTS = [
+export const BOT_EVENTS = [
   'EVENT_MESSAGE_ADD',
   'EVENT_MESSAGE_UPDATE',
   'EVENT_MESSAGE_DELETE',
@@ -102,7 +102,7 @@ export function sendTyping(bots: PortalBots): MethodHandler {
 }
 
 /** Webhook-registered bots: the server takes only http(s) handler URLs whose host has a dot [im_rest botRegister]. */
-function acceptableWebhookHandler(handler: string): boolean {
+export function acceptableWebhookHandler(handler: string): boolean {
   if (!URL.canParse(handler)) return false;
   const url = new URL(handler);
   return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.includes('.');

@@ -1,13 +1,14 @@
 /**
  * A loopback Bitrix24 portal: a real `node:http` server on 127.0.0.1 that answers the REST calls this
  * project makes (`imbot.chat.sendTyping`, `imbot.v2.Chat.InputAction.notify`, `imbot.register`,
- * `imbot.v2.Bot.register`, `app.info`, `profile`, `user.admin`) and the OAuth refresh,
+ * `imbot.v2.Bot.register`, `imbot.bot.list`, `imbot.unregister`, `imbot.update`,
+ * `app.info`, `profile`, `user.admin`) and the OAuth refresh,
  * the way the real servers do. Used by tests and as a sandbox simulator.
  *
  * Sources for the rules in this folder (cited as [im_rest], [rest_server], [apauth], [access_exc], [common], [docs],
  * [docs_v2]):
  * - [im_rest]    Bitrix24 `im` module, `modules/im/classes/general/im_rest.php` (CIMRestService), as stored in
- *                avshatalov48/bitrix-core-business: botSendTyping, botRegister.
+ *                avshatalov48/bitrix-core-business: botSendTyping, botRegister, botList, botUnRegister, botUpdate.
  * - [rest_server] `rest` module `CRestServer::processExecution/checkAuth` and `Bitrix\Rest\OAuthException`.
  * - [apauth]     `modules/rest/lib/apauth/auth.php` (inbound webhooks).
  * - [access_exc] `modules/rest/lib/accessexception.php`.

@@ -2,6 +2,7 @@
  * calls), `app.info`, `profile`, `user.admin`.
  * Source tags are listed in index.ts. */
 import type { PortalAuth } from './auth.js';
+import { botList, unregister, update } from './bot-admin-methods.js';
 import { register, sendTyping, type PortalBots } from './imbot-methods.js';
 import { inputActionNotify, registerV2 } from './imbot-v2-methods.js';
 import type { MethodHandler } from './rest-protocol.js';
@@ -57,6 +58,9 @@ export function restMethods(auth: PortalAuth, bots: PortalBots): RestMethods {
       { name: 'imbot.register', run: register(bots) },
       { name: 'imbot.v2.Chat.InputAction.notify', run: inputActionNotify(bots) },
       { name: 'imbot.v2.Bot.register', run: registerV2(bots) },
+      { name: 'imbot.bot.list', run: botList(bots) },
+      { name: 'imbot.unregister', run: unregister(bots) },
+      { name: 'imbot.update', run: update(bots) },
       { name: 'app.info', run: appInfo(auth) },
       { name: 'profile', run: profile(auth) },
       { name: 'user.admin', run: userAdmin(auth) },

@@ -281,7 +281,10 @@ describe('events send', () => {
 
     // Assess
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain('built-in ones: join-chat-webhook-bot, message-webhook-bot');
+    expect(result.stderr).toContain(
+      'built-in ones: command-webhook-bot, delete-webhook-bot, install-oauth-app, join-chat-webhook-bot, ' +
+        'message-webhook-bot, update-oauth-app',
+    );
     expect(events.requests).toHaveLength(0);
   });
 

@@ -164,10 +164,13 @@ describe('keys rotate', () => {
     const dir = await mkdtemp(join(tmpdir(), 'keys-'));
 
     // Act
-    const result = await cli(['keys', 'rotate', '--stage', 'qa', '--json'], {
-      cwd: dir,
-      env: { SECRETS_PREFIX: 'ignored/because-stage-given' },
-    });
+    const result = await cli(
+      ['keys', 'rotate', '--stage', 'qa', '--source', 'file:.local/credentials.json', '--json'],
+      {
+        cwd: dir,
+        env: { SECRETS_PREFIX: 'ignored/because-stage-given' },
+      },
+    );
 
     // Assess
     expect(result.code).toBe(0);

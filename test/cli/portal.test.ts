@@ -85,6 +85,7 @@ describe('portal add', () => {
       'm1',
       '--application-token',
       'apptoken-0123456789',
+      '--force',
       ...sm,
       '--json',
     ]);

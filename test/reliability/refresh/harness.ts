@@ -38,7 +38,7 @@ export function useContainers(): void {
       bundle: true,
       platform: 'node',
       format: 'esm',
-      target: 'node20',
+      target: 'node22',
       outfile: bundle,
       logLevel: 'error',
       // As in the deployed bundle (serverless.yml): the AWS SDK still calls require() for Node built-ins.

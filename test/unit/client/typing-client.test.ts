@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createTypingClient,
   parseRetryAfter,
+  TypingClientOptionsError,
   TypingError,
   TYPING_ERROR_CODES,
   type TypingErrorCode,
@@ -104,9 +105,54 @@ describe('signing', () => {
     }
   });
 
-  it('refuses a key that is not whsec_<base64> before sending anything', () => {
-    expect(() => createTypingClient({ url: service.url, key: 'not-a-key' })).toThrow(TypeError);
+  it('refuses a key that is not whsec_<base64> before sending anything, without echoing it', () => {
+    expect(() => createTypingClient({ url: service.url, key: 'not-a-key' })).toThrow(
+      new TypingClientOptionsError(
+        'key',
+        'key must be a whsec_<base64> signing key of 24-64 bytes (Standard Webhooks), or a non-empty array of them',
+      ),
+    );
     expect(service.requests).toHaveLength(0);
+  });
+});
+
+describe('options it cannot work with', () => {
+  const UNSET = 'is the environment variable you read it from set?';
+  it.each([
+    ['a missing URL', { key }, 'url', `createTypingClient: url is missing (got undefined; ${UNSET})`],
+    [
+      'a missing key',
+      { url: 'https://typing.example.com' },
+      'key',
+      `createTypingClient: key is missing: pass the whsec_... signing key you were given (got undefined; ${UNSET})`,
+    ],
+    ['an empty key', { url: 'https://typing.example.com', key: '' }, 'key', expect.stringContaining('key is missing')],
+    [
+      'a URL that is not one',
+      { url: 'typing.example.com', key },
+      'url',
+      "createTypingClient: url must be the service's http(s) base URL, e.g. " +
+        'https://abc123.execute-api.eu-central-1.amazonaws.com (got "typing.example.com")',
+    ],
+    [
+      'no options at all',
+      undefined,
+      'options',
+      'createTypingClient: pass { url, key } (the service URL and your signing key)',
+    ],
+  ])('names %s instead of failing with a TypeError', (_case, options, option, message) => {
+    // Act
+    let thrown: unknown;
+    try {
+      createTypingClient(options as never);
+    } catch (error) {
+      thrown = error;
+    }
+
+    // Assess
+    expect(thrown).toBeInstanceOf(TypingClientOptionsError);
+    expect(thrown).not.toBeInstanceOf(TypeError);
+    expect(thrown).toMatchObject({ name: 'TypingClientOptionsError', option, message });
   });
 });
 

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       stage: 'dev',
       secretsPrefix: 'bitrix24-typing/dev',
       credentialsSource: { kind: 'secrets-manager' },
+      secretsKmsKeyId: undefined,
       signatureToleranceSeconds: 300,
       bitrix24TimeoutMs: 5_000,
       bitrix24MaxAttempts: 3,
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
       secretsCacheMaxEntries: 10_000,
       secretsCacheMaxAbsent: 2_000,
       secretsAbsentTtlSeconds: 60,
+      typingKeysRereadSeconds: 5,
       unknownPortalLookupBurst: 10,
       unknownPortalLookupsPerSecond: 1,
       eventsRefusalFloorMs: 100,
@@ -181,6 +183,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('encrypts new secrets with the customer-managed KMS key SECRETS_KMS_KEY_ID names', () => {
+    // Act
+    const config = loadConfig({
+      SECRETS_KMS_KEY_ID: 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
+
+    // Assess
+    expect(config.secretsKmsKeyId).toBe(
+      'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    );
+  });
+
   it.each([
     ['file:./local-secrets.json', './local-secrets.json'],
     ['file:/etc/typing/secrets.json', '/etc/typing/secrets.json'],
@@ -223,6 +237,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'trace'],
     ['CREDENTIALS_SOURCE', 'file:'],
     ['CREDENTIALS_SOURCE', 'ssm'],
+    ['SECRETS_KMS_KEY_ID', 'alias/typing-secrets'],
     ['CREDENTIALS_SOURCE', 'secretsmanager'],
     ['SECRETS_PREFIX', 'bitrix24-typing/prod/'],
     ['SECRETS_PREFIX', 'has space'],

@@ -27,13 +27,17 @@ export function httpEvent(input: {
   body?: string;
   headers?: Record<string, string>;
   base64?: boolean;
+  /** Query parameters, as API Gateway passes them (raw and parsed). */
+  query?: Record<string, string>;
 }): APIGatewayProxyEventV2 {
   const method = input.method ?? 'POST';
+  const query = input.query && Object.keys(input.query).length > 0 ? input.query : undefined;
   return {
     version: '2.0',
     routeKey: `${method} ${input.path}`,
     rawPath: input.path,
-    rawQueryString: '',
+    rawQueryString: query ? new URLSearchParams(query).toString() : '',
+    ...(query ? { queryStringParameters: query } : {}),
     headers: { host: 'api.example.test', ...input.headers },
     requestContext: {
       accountId: '123456789012',

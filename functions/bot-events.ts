@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../lib/config/index.js';
 import { Deadline, withinDeadline } from '../lib/deadline/index.js';
 import { ServiceError } from '../lib/errors/index.js';
 import { TYPING_EVENTS, toBotEvent, type BotEvent } from '../lib/events/bot-event.js';
+import { isV2Event, v2BotId, v2DialogId } from '../lib/events/v2-event.js';
 import { EventVerifier } from '../lib/events/event-verifier.js';
 import { parseFormBody } from '../lib/events/form-body.js';
 import { createEventBridgePublisher, type EventPublisher } from '../lib/events/forwarding.js';
@@ -61,9 +62,11 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
     }
   };
 
-  return httpRoute(route, async ({ body, context, annotate, onServerError }) => {
+  return httpRoute(route, async ({ body, query, context, annotate, onServerError }) => {
     const deadline = Deadline.fromLambda(context).within(config.eventsAnswerBudgetMs);
-    const unverified = toBotEvent(parseFormBody(body));
+    // A webhook portal's v2 bots post to the URL registered for them, which carries their proof (never logged).
+    const urlToken = query.eventsToken || undefined;
+    const unverified = { ...toBotEvent(parseFormBody(body)), ...(urlToken ? { urlToken } : {}) };
     // auth[domain] is unverified input here: bound what reaches the log.
     annotate({ event: unverified.name, portal: boundedText(unverified.auth.domain, 253) });
     // Bitrix24 will not deliver this event again: a 5xx logs what is needed to act on it by hand.
@@ -95,6 +98,7 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
       forward(event, deadline),
     ]);
     if (event.name === 'ONIMBOTDELETE') annotate({ deletedBotId: String(event.data.BOT_ID ?? '').slice(0, 20) });
+    if (event.name === 'ONIMBOTV2DELETE') annotate({ deletedBotId: v2BotId(event) });
     annotate({ typing, forwarded });
     return json(200, { ok: true });
   });
@@ -102,6 +106,17 @@ export function createBotEventsHandler(deps: BotEventsDependencies) {
 
 // Unverified input: every field is bounded, so a hostile body cannot make the error line long.
 function replayOf(event: BotEvent): Record<string, unknown> {
+  if (isV2Event(event)) {
+    const message = (event.data.message ?? {}) as Record<string, unknown>;
+    return {
+      event: event.name,
+      portal: boundedText(event.auth.domain, 253),
+      dialogId: boundedText(v2DialogId(event), 64),
+      messageId: boundedText(message.id, 32),
+      bots: [v2BotId(event)].filter(Boolean),
+      ts: boundedText(event.ts, 32),
+    };
+  }
   const params = (event.data.PARAMS ?? {}) as Record<string, unknown>;
   // Message and join events key their bots by BOT_ID; commands key theirs by command id, with BOT_ID inside.
   const entries = Object.entries((event.data.BOT ?? event.data.COMMAND ?? {}) as Record<string, unknown>).slice(0, 5);

@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors/index.js';
+import { V2_TYPING_EVENTS, v2TypingTargets } from './v2-event.js';
 
 /** The `auth[...]` block of an event. Every field is whatever the sender wrote: trust none before verification. */
 export interface EventAuth {
@@ -18,6 +19,11 @@ export interface BotEvent {
   ts?: string;
   auth: EventAuth;
   data: Record<string, unknown>;
+  /**
+   * `eventsToken` from the query string of the URL the event was posted to: the proof a webhook portal's v2 bots
+   * bring (see `WebhookCredentials.eventsToken`). Never logged or forwarded.
+   */
+  urlToken?: string;
 }
 
 /** One bot the event was delivered to, with the dialog to show typing in. */
@@ -26,6 +32,8 @@ export interface TypingTarget {
   dialogId: string;
   /** The bot's own fresh token (OAuth application bots only). */
   accessToken?: string;
+  /** `v2` for a chat-bot API v2 event, whose bot was registered through v2 and is called through it. */
+  api?: 'v1' | 'v2';
   /** Identifies one delivery, so a duplicate makes no second portal call. */
   deliveryKey: string;
   /**
@@ -36,7 +44,7 @@ export interface TypingTarget {
 }
 
 // The join event is ONIMBOTJOINCHAT; no ONIMJOINCHAT event exists (only old parameter descriptions name one).
-export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT']);
+export const TYPING_EVENTS = new Set(['ONIMBOTMESSAGEADD', 'ONIMCOMMANDADD', 'ONIMBOTJOINCHAT', ...V2_TYPING_EVENTS]);
 export const INSTALL_EVENTS = new Set(['ONAPPINSTALL', 'ONAPPUPDATE']);
 // Five v1 bots per application is only the cloud's default; on-premise portals have no limit. This cap bounds the
 // portal calls one event can cause (each is one unit of the portal's request budget) and is logged when reached.
@@ -81,6 +89,7 @@ function positiveInt(value: unknown): number | undefined {
  */
 export function typingTargets(event: BotEvent, onCapped?: (named: number) => void): TypingTarget[] {
   if (!TYPING_EVENTS.has(event.name)) return [];
+  if (V2_TYPING_EVENTS.has(event.name)) return v2TypingTargets(event);
   const params = record(event.data.PARAMS);
   const dialogId = str(params?.DIALOG_ID);
   if (!dialogId) throw new ServiceError('EVENT_INVALID', `${event.name} without data[PARAMS][DIALOG_ID].`);

@@ -2,7 +2,8 @@ import type { PortalClient } from '../portal/portal-client.js';
 import { isSupervisorBot, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
-import { sendTyping, validateDialogId } from '../imbot/send-typing.js';
+import { NOTIFY_METHOD } from '../imbot/input-action.js';
+import { SEND_TYPING_METHOD, sendTyping, validateDialogId } from '../imbot/send-typing.js';
 import type { TypingGate } from '../imbot/typing-gate.js';
 import type { Logger } from '../logging/index.js';
 import type { SharedState } from '../state/index.js';
@@ -85,12 +86,13 @@ async function typingFor(
   if (!(await deps.deliveries.claim(`delivery#${target.deliveryKey}`, deps.deliveryMemoryMs))) {
     return { botId, dialogId, outcome: 'DUPLICATE' };
   }
-  const reservation = deps.gate?.reserve({ portal, dialogId, botId });
+  const reservation = deps.gate?.reserve({ portal, dialogId, botId, api: target.api });
   try {
-    // A webhook bot's events carry no token: the stored webhook and CLIENT_ID are used. An OAuth bot's event
-    // token goes to the stored client_endpoint only.
+    // A webhook bot's events carry no token we use: the stored webhook and CLIENT_ID (v2: botToken) are used. An
+    // OAuth bot's event token goes to the stored client_endpoint only.
     const accessToken = portal.oauth ? target.accessToken : undefined;
-    const out = await sendTyping(deps.portals, { portal, dialogId, botId, accessToken }, deps.deadline, reservation);
+    const input = { portal, dialogId, botId, accessToken, api: target.api };
+    const out = await sendTyping(deps.portals, input, deps.deadline, reservation);
     return {
       botId,
       dialogId,
@@ -104,7 +106,12 @@ async function typingFor(
     // A blocked application stays blocked until someone asks the portal's support: an operator must hear of it.
     const level = known?.code === 'UPSTREAM_BLOCKED' ? 'error' : 'warn';
     deps.logger[level]('typing for event failed', {
-      replay: { portal: portal.domain, botId, dialogId, method: 'imbot.chat.sendTyping' },
+      replay: {
+        portal: portal.domain,
+        botId,
+        dialogId,
+        method: target.api === 'v2' ? NOTIFY_METHOD : SEND_TYPING_METHOD,
+      },
       event: event.name,
       outcome: known?.code ?? 'INTERNAL_ERROR',
       upstreamStatus: known?.upstreamStatus,

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Credentials, PortalCredentials } from '../portal/index.js';
 import { ServiceError } from '../errors/index.js';
 import type { BotEvent } from './bot-event.js';
+import { isV2Event } from './v2-event.js';
 
 /**
  * Constant-time string equality. Both sides are hashed first so the comparison time depends on neither the
@@ -17,9 +18,12 @@ const UNVERIFIED = 'The event could not be verified.';
 const PLACEHOLDER = 'x'.repeat(32);
 
 /**
- * Bitrix24's only documented proof of origin is `auth[application_token]`: the application token of an OAuth
- * application (stored at install), or, for a bot registered through an inbound webhook, the CLIENT_ID given
- * to `imbot.register`. When the secret holds the portal's `memberId`, `auth[member_id]` must match as well.
+ * Bitrix24's only documented proof of origin is the top-level `auth[application_token]` (never the one inside
+ * `data[bot][auth]`): the application token of an OAuth application (stored at install), or, for a bot registered
+ * through an inbound webhook, the CLIENT_ID given to `imbot.register`. The docs do not say which token the events
+ * of a v2 bot registered through an inbound webhook carry, so those bring the `eventsToken` this service put in
+ * their `webhookUrl` instead, in the query string. When the secret holds the portal's `memberId`,
+ * `auth[member_id]` must match as well.
  */
 export async function verifyEventOrigin(credentials: Credentials, event: BotEvent): Promise<PortalCredentials> {
   const portal = await credentials.portal(event.auth.domain);
@@ -29,6 +33,10 @@ export async function verifyEventOrigin(credentials: Credentials, event: BotEven
   let tokenOk = false;
   for (const token of expected.length > 0 ? expected : [PLACEHOLDER]) {
     if (secretsEqual(presented, token) && expected.length > 0 && presented !== '') tokenOk = true;
+  }
+  const eventsToken = portal?.webhook?.eventsToken;
+  if (isV2Event(event) && event.urlToken !== undefined) {
+    if (secretsEqual(event.urlToken, eventsToken ?? PLACEHOLDER) && eventsToken !== undefined) tokenOk = true;
   }
   const memberOk = portal?.memberId === undefined || secretsEqual(event.auth.memberId ?? '', portal.memberId);
   if (!portal) throw unverified('unknown portal');

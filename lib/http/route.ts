@@ -24,6 +24,8 @@ export interface RouteOptions {
 /** What a use case receives: the request's bytes, already bounded and typed, and its own logger. */
 export interface RouteRequest {
   headers: Record<string, string | undefined>;
+  /** The URL's query parameters. They may carry a credential (a v2 bot's `eventsToken`): never log them. */
+  query: Record<string, string | undefined>;
   body: Buffer;
   context: Context;
   requestId: string;
@@ -85,6 +87,7 @@ export function httpRoute(
       requireMediaType(headers, options.mediaType);
       const response = await useCase({
         headers,
+        query: event.queryStringParameters ?? {},
         body,
         context,
         requestId,

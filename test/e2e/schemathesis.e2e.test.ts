@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
-import { webhookBotOn } from '../../devtools/fixtures.js';
+import { random, webhookBotOn } from '../../devtools/fixtures.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { recordScenario } from '../support/report.js';
 import { startSigningProxy } from '../../devtools/signing-proxy.js';
@@ -39,13 +39,17 @@ beforeAll(async () => {
   portal = await startPortal({ domain: 'example.bitrix24.com', burst: 1_000_000 });
   const key = generateSigningKey();
   const bot = webhookBotOn(portal, 39);
+  // A v2 bot beside it (the document's other botId example), in one group chat only: notify calls, and the 409 a
+  // chat it is not in gets, run through the contract too.
+  const botToken = random(16);
+  portal.addBotV2({ botId: 567, botToken, chats: ['chat12'] });
   const dir = mkdtempSync(join(tmpdir(), 'b24-schemathesis-'));
   const credentials = join(dir, 'credentials.json');
   writeFileSync(
     credentials,
     JSON.stringify({
       'st/test/typing-keys': { keys: [key] },
-      'st/test/portals/example.bitrix24.com': bot.secret,
+      'st/test/portals/example.bitrix24.com': { ...bot.secret, bots: { '567': { api: 'v2', botToken } } },
     }),
   );
   service = await startOffline({
@@ -102,6 +106,7 @@ describe('schemathesis against the running service', () => {
         generatedCases: Number(cases ?? NaN),
         exitCode: run.status ?? -1,
         sandboxTypingCalls: portal.typingCalls().length,
+        sandboxV2Calls: portal.calls.filter((call) => call.method === 'imbot.v2.Chat.InputAction.notify').length,
       },
       command: 'npm test -- test/e2e/schemathesis.e2e.test.ts',
       // A run that never got past signatures and validation tested little: it made no typing call.

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { botEventsDependencies, createBotEventsHandler } from '../../functions/bot-events.js';
 import { ServiceError } from '../../lib/errors/index.js';
@@ -67,11 +69,13 @@ interface Delivery {
   /** `undefined`: the header is absent. */
   contentType: string | undefined;
   installs: boolean;
+  /** The URL's query: a v2 bot's `eventsToken`, present or not, right or not. */
+  query?: Record<string, string>;
 }
 
-async function deliver({ body, base64, contentType, installs }: Delivery) {
+async function deliver({ body, base64, contentType, installs, query }: Delivery) {
   const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
-  const event = httpEvent({ path: '/bitrix/events', body, base64, headers });
+  const event = httpEvent({ path: '/bitrix/events', body, base64, headers, query });
   return (handlers[installs ? 1 : 0] as (typeof handlers)[number])(event, lambdaContext(5_000));
 }
 
@@ -138,6 +142,14 @@ const words = fc.constantFrom(
   'client_endpoint',
   'server_endpoint',
   'client_id',
+  'bot',
+  'chat',
+  'dialogId',
+  'id',
+  'message',
+  'command',
+  'context',
+  'entityType',
   '__proto__',
   'constructor',
   'prototype',
@@ -167,6 +179,12 @@ const eventNames = fc.constantFrom(
   'ONIMBOTDELETE',
   'ONAPPINSTALL',
   'ONAPPUPDATE',
+  'ONIMBOTV2MESSAGEADD',
+  'ONIMBOTV2COMMANDADD',
+  'ONIMBOTV2JOINCHAT',
+  'ONIMBOTV2DELETE',
+  'ONIMBOTV2REACTIONCHANGE',
+  'onimbotv2messageadd',
   'onimbotmessageadd',
   'ONUNKNOWN',
   'A'.repeat(65),
@@ -303,6 +321,39 @@ const mutatedEvent = fc
     return encodeForm(out);
   });
 
+// The docs' v2 message (webhook shape, as PHP encodes it): the v2 parser and the eventsToken check get fuzzed too.
+const V2_MESSAGE = [
+  ...new URLSearchParams(
+    readFileSync(join(process.cwd(), 'test', 'fixtures', 'events', 'raw', 'v2', 'v2-message-oauth-bot.txt'), 'latin1'),
+  ),
+];
+
+/** The documented v2 message for a portal nobody stored, with fields dropped, repeated or replaced. */
+const mutatedV2Event = fc
+  .record({
+    drop: fc.array(fc.nat(), { maxLength: 8 }),
+    repeat: fc.array(fc.nat(), { maxLength: 5 }),
+    replace: fc.array(fc.tuple(fc.nat(), values), { maxLength: 8 }),
+    domain: domains,
+  })
+  .map(({ drop, repeat, replace, domain }) => {
+    const fields = V2_MESSAGE.map(([key, value]): [string, string] => [key, key === 'auth[domain]' ? domain : value]);
+    const out = fields.filter((_, i) => !drop.includes(i % fields.length));
+    for (const i of repeat) out.push(fields[i % fields.length] as [string, string]);
+    for (const [i, value] of replace) {
+      const at = i % Math.max(1, out.length);
+      if (out[at]) out[at] = [out[at][0], value.replace(/[\uD800-\uDFFF]/g, '?')];
+    }
+    return encodeForm(out);
+  });
+
+/** The URL's query: usually none, else an eventsToken of any kind, or stray keys. */
+const queries = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(undefined) },
+  { weight: 2, arbitrary: fc.record({ eventsToken: fc.oneof(fc.string({ maxLength: 48 }), unicode) }) },
+  { weight: 1, arbitrary: fc.dictionary(fc.oneof(words, unicode), fc.string({ maxLength: 16 }), { maxKeys: 4 }) },
+);
+
 /** Bodies at and past the key-count limit: wide (many keys), deep-wide (many bots) or repeated (one key). */
 const manyKeys = fc
   .record({
@@ -346,6 +397,7 @@ const anyBody = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 512 }) },
   { weight: 6, arbitrary: eventLike },
   { weight: 3, arbitrary: mutatedEvent },
+  { weight: 3, arbitrary: mutatedV2Event },
 );
 
 // Gateways base64-encode form posts; emulators may not, and a hostile caller may lie about it either way.
@@ -356,9 +408,16 @@ const base64Flag = fc.boolean();
 describe('POST /bitrix/events under fuzzing (no portal known)', () => {
   it('answers arbitrary bodies, key structures and encodings with a clean 4xx and no portal call', async () => {
     await fc.assert(
-      fc.asyncProperty(anyBody, base64Flag, contentType, fc.boolean(), async (body, base64, type, installs) => {
-        await expectCleanRefusal({ body, base64, contentType: type, installs });
-      }),
+      fc.asyncProperty(
+        anyBody,
+        base64Flag,
+        contentType,
+        fc.boolean(),
+        queries,
+        async (body, base64, type, installs, query) => {
+          await expectCleanRefusal({ body, base64, contentType: type, installs, query });
+        },
+      ),
       { numRuns: 400, interruptAfterTimeLimit: HANDLER_TIME_LIMIT_MS },
     );
   });

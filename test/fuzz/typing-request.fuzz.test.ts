@@ -5,6 +5,7 @@ import { createTypingHandler, typingDependencies } from '../../functions/typing.
 import { normalizeDomain } from '../../lib/portal/index.js';
 import { ServiceError } from '../../lib/errors/index.js';
 import { signRequest } from '../../lib/signing/standard-webhooks.js';
+import { TYPING_STATUSES } from '../../lib/imbot/input-action.js';
 import { parseTypingRequest } from '../../lib/typing/typing-request.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { httpEvent, lambdaContext } from '../../devtools/lambda.js';
@@ -103,13 +104,31 @@ const botValue = fc.oneof(
   },
   { weight: 1, arbitrary: anyValue },
 );
-/** Objects shaped like a request: the three known fields, plausible or not, now and then an unknown field. */
+const durationValue = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: -10, max: 700 }) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(0, 1, 600, 601, 1.5, 59.999, '60', '', -0, 1e21, Number.MAX_SAFE_INTEGER, true, null),
+  },
+  { weight: 1, arbitrary: anyValue },
+);
+const statusValue = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom('typing', 'thinking', 'reading_docs', 'composing', 'THINKING', 'reading docs', ''),
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 16 }) },
+  { weight: 1, arbitrary: anyValue },
+);
+/** Objects shaped like a request: the known fields, plausible or not, now and then an unknown field. */
 const requestLike = fc
   .record(
     {
       portal: portalValue,
       dialogId: dialogValue,
       botId: botValue,
+      durationSeconds: durationValue,
+      status: statusValue,
       extra: fc.oneof(
         { weight: 9, arbitrary: fc.constant(undefined) },
         { weight: 1, arbitrary: fc.constantFrom('pad', '__proto__', 'constructor', 'Portal', 'portal ') },
@@ -134,6 +153,9 @@ const jsonText = fc.oneof(
       '\uFEFF{"portal":"a.b","dialogId":"27"}',
       '{"portal":"a.b","dialogId":27.0}',
       '{"portal":"a.b","dialogId":"27","botId":1e2}',
+      '{"portal":"a.b","dialogId":"27","durationSeconds":6e1}',
+      '{"portal":"a.b","dialogId":"27","durationSeconds":60.0,"status":"thinking"}',
+      '{"portal":"a.b","dialogId":"27","status":"thinking","status":"dreaming"}',
       `${'['.repeat(5000)}${']'.repeat(5000)}`,
       `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
       '',
@@ -165,7 +187,13 @@ function validatorOutcome(body: Buffer): 'valid' | ServiceError {
     expect(normalizeDomain(request.portal)).toBe(request.portal);
     expect(request.dialogId).toMatch(/^(?:[0-9]{1,18}|(?:chat|sg|crm)[0-9]{1,18})$/);
     if (request.botId !== undefined) expect(Number.isSafeInteger(request.botId) && request.botId > 0).toBe(true);
-    expect(Object.keys(request).every((key) => ['portal', 'dialogId', 'botId'].includes(key))).toBe(true);
+    if (request.durationSeconds !== undefined) {
+      expect(Number.isInteger(request.durationSeconds)).toBe(true);
+      expect(request.durationSeconds >= 1 && request.durationSeconds <= 600).toBe(true);
+    }
+    if (request.status !== undefined) expect(TYPING_STATUSES).toContain(request.status);
+    const known = ['portal', 'dialogId', 'botId', 'durationSeconds', 'status'];
+    expect(Object.keys(request).every((key) => known.includes(key))).toBe(true);
     return 'valid';
   } catch (error) {
     if (error instanceof ServiceError) return error;

@@ -207,7 +207,7 @@ describe('POST /bitrix/events across emulated containers, state in the table', (
     expect(portal.typingCalls()).toHaveLength(1);
     const outcomes = summaries(
       (line) => line.route === 'POST /bitrix/events' && JSON.stringify(line.typing ?? []).includes('chat301'),
-    ).map((line) => (line.typing as Array<{ outcome: string }>)[0]?.outcome);
+    ).map((line) => String((line.typing as Array<{ outcome: string }>)[0]?.outcome));
     expect(countBy(outcomes)).toEqual({ OK: 1, DUPLICATE: 9 });
     expect(failOvers()).toEqual([]);
   }, 60_000);

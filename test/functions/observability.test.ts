@@ -67,21 +67,16 @@ type Emf = Record<string, unknown> & {
   };
 };
 
-/** The embedded-metric records among the captured lines, in the order written. */
-function emfRecords(records: () => Array<Record<string, unknown>>): Emf[] {
-  return records().filter((record): record is Emf => '_aws' in record);
-}
-
 function typingHandler(extra: Record<string, string> = {}) {
   const capture = captureLogger();
   const handler = createTypingHandler(typingDependencies(env(extra), { logger: capture.logger }));
-  return { handler, emf: () => emfRecords(capture.records), lines: capture.lines };
+  return { handler, emf: capture.metricRecords as () => Emf[], lines: capture.lines };
 }
 
 function eventsHandler() {
   const capture = captureLogger();
   const handler = createBotEventsHandler(botEventsDependencies(env(), { logger: capture.logger }));
-  return { handler, emf: () => emfRecords(capture.records), records: capture.records };
+  return { handler, emf: capture.metricRecords as () => Emf[], records: capture.records };
 }
 
 const typingRequest = (dialogId = 'chat12') => signedTypingEvent({ portal: portal.domain, dialogId, botId: 39 }, key);

@@ -61,6 +61,14 @@ export function sequentialDepth(requests: readonly WireRequest[]): number {
   return Math.max(0, ...depth);
 }
 
+/** `PutItem 200, UpdateItem 420 in 2.31 s`: requests per operation, and first arrival to last answer. */
+export function wireSummary(requests: readonly WireRequest[]): string {
+  if (requests.length === 0) return 'none';
+  const first = Math.min(...requests.map((r) => r.start));
+  const last = Math.max(...requests.map((r) => (Number.isNaN(r.end) ? r.start : r.end)));
+  return `${byOperation(requests)} in ${((last - first) / 1000).toFixed(2)} s`;
+}
+
 /** `PutItem 1, UpdateItem 2`: requests per operation, in a stable order. */
 export function byOperation(requests: readonly WireRequest[]): string {
   const counts = new Map<string, number>();

@@ -18,6 +18,8 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<{ st
 export type Command =
   | { cmd: 'warm'; target: TypingTarget; warmup: number; count: number }
   | { cmd: 'sequential'; target: TypingTarget; count: number; spacingMs: number; dialog?: string }
+  /** Like `sequential`, but each request leaves on its schedule whether or not the previous one was answered. */
+  | { cmd: 'paced'; target: TypingTarget; count: number; spacingMs: number; dialog: string }
   | { cmd: 'concurrent'; target: TypingTarget; dialogs: string[] }
   /** One request signed by the parent, which may send the same one again (a repeat of its webhook-id). */
   | { cmd: 'event'; target: TypingTarget; dialog: string; event: APIGatewayProxyEventV2 };
@@ -121,6 +123,19 @@ async function sequential(target: TypingTarget, count: number, spacingMs: number
   return { sent, elapsedMs: Date.now() - started };
 }
 
+/** A caller asking on a timer: requests leave on schedule and may overlap when an answer takes longer. */
+async function paced(target: TypingTarget, count: number, spacingMs: number, dialog: string) {
+  const pending: Array<Promise<Sent>> = [];
+  const started = Date.now();
+  for (let i = 0; i < count; i += 1) {
+    const due = started + i * spacingMs;
+    if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    pending.push(send(target, dialog));
+  }
+  const sent = await Promise.all(pending);
+  return { sent, elapsedMs: Date.now() - started };
+}
+
 async function concurrent(target: TypingTarget, dialogs: string[]) {
   // Sign everything first, so the burst leaves as one batch.
   const prepared = dialogs.map((dialog) => ({ dialog, event: typingEvent(target, dialog) }));
@@ -138,6 +153,8 @@ process.on('message', (message: { id: number; command: Command } | { exit: true 
         return warm(command.target, command.warmup, command.count);
       case 'sequential':
         return sequential(command.target, command.count, command.spacingMs, command.dialog);
+      case 'paced':
+        return paced(command.target, command.count, command.spacingMs, command.dialog);
       case 'concurrent':
         return concurrent(command.target, command.dialogs);
       case 'event':

@@ -3,7 +3,7 @@
  * leaky bucket (burst 50, drain 2/s here); the loopback portal enforces the same.
  */
 import type { BenchContext } from '../context.js';
-import { byOperation, startDynamoDBWire } from '../dynamodb-wire.js';
+import { startDynamoDBWire, wireSummary } from '../dynamodb-wire.js';
 import { check, sectionRows, type Row, type StageReport } from '../report.js';
 import { fmt, percentile } from '../stats.js';
 import { TARGET } from '../targets.js';
@@ -30,19 +30,22 @@ export async function portalBudget(bench: BenchContext): Promise<StageReport> {
 const ASKING_MS = 60_000;
 
 /**
- * One request every 100 ms for 60 s for one dialog, compressed 10×: the window, the spacing and the duration
- * are all divided by 10 and the measured gaps multiplied back.
+ * One request every 100 ms for 60 s for one dialog, compressed 2×: the window, the spacing and the duration
+ * are all divided by 2 and the measured gaps multiplied back.
  */
 async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; details: string }> {
   const defaultWindowMs = Number(bench.typingEnv.TYPING_COALESCE_MS || 10_000);
-  const scale = 10;
+  // Every request writes its idempotency record (two DynamoDB requests, coalesced or not), and moto spends a few
+  // ms of CPU on each: compressed 10×, the schedule would ask moto for ~200 writes a second, more than it serves.
+  const scale = 2;
   const windowMs = defaultWindowMs / scale;
   const spacing = 100 / scale;
   const count = ASKING_MS / 100;
   const repeat = await bench.seedPortal({ ...BUCKET, domain: 'repeat.bitrix24.test' });
   const container = await bench.startContainer({ env: { TYPING_COALESCE_MS: String(windowMs) } });
   bench.say('  repeated typing for one dialog…');
-  const command = { cmd: 'sequential' as const, target: repeat.target, count, spacingMs: spacing, dialog: 'chat77' };
+  // On a timer, as a caller keeps the indicator up: a slow answer (DynamoDB round trips) must not stretch it.
+  const command = { cmd: 'paced' as const, target: repeat.target, count, spacingMs: spacing, dialog: 'chat77' };
   const run = await container.run<{ sent: Sent[]; elapsedMs: number }>(command);
   await container.stop();
   const calls = repeat.portal.calls.filter((c) => c.method === 'imbot.chat.sendTyping');
@@ -78,23 +81,25 @@ async function repeatedTyping(bench: BenchContext): Promise<{ rows: Row[]; detai
         check(longestSeconds < TARGET.indicatorLapseSeconds && good.length >= expectedCalls - 1),
       ),
     ],
-    details: `Repeated typing: one warm container, one dialog, ${count} requests ${spacing} ms apart with \`TYPING_COALESCE_MS=${windowMs}\`: the production schedule (every 100 ms for ${ASKING_MS / 1000} s, longer than the ~${TARGET.indicatorLapseSeconds} s the indicator lasts; 10 s window) compressed ${scale}× in real time; gaps (first request → first call, between calls, last call → last request) are multiplied back by ${scale}. Portal calls at (scaled, s after the first request): ${scaled}.\n\n`,
+    details: `Repeated typing: one warm container, one dialog, ${count} requests ${spacing} ms apart (each leaves on schedule, answered or not) with \`TYPING_COALESCE_MS=${windowMs}\`: the production schedule (every 100 ms for ${ASKING_MS / 1000} s, longer than the ~${TARGET.indicatorLapseSeconds} s the indicator lasts; 10 s window) compressed ${scale}× in real time; gaps (first request → first call, between calls, last call → last request) are multiplied back by ${scale}. Portal calls at (scaled, s after the first request): ${scaled}.\n\n`,
   };
 }
 
 async function burstOnOneContainer(bench: BenchContext, dialogs: string[]): Promise<Row[]> {
   const bucket = await bench.seedPortal({ ...BUCKET, domain: 'burst.bitrix24.test' });
-  const container = await bench.startContainer();
+  const wire = await startDynamoDBWire(bench.stateEndpoint);
+  bench.onClose(() => wire.close());
+  const container = await bench.startContainer({ dynamodbEndpoint: wire.url, queued: true });
   bench.say('  200-request burst, one container…');
   const burst = await container.run<{ sent: Sent[] }>({ cmd: 'concurrent', target: bucket.target, dialogs });
   await container.stop();
   const summary = burstSummary(burst.sent, bucket.portal.calls);
   return [
     row(
-      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}`,
+      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests)}`,
       `${summary.calls} calls, ${summary.rateLimited} × 429`,
-      '20 calls (one per dialog), 0 × 429',
-      check(summary.rateLimited === 0 && summary.calls === 20 && summary.refused === 0),
+      '20 calls (one per dialog), every answer 200',
+      check(summary.allOk && summary.calls === 20 && summary.refused === 0),
     ),
     row(
       'latest request → its portal call (p50 / max)',
@@ -132,12 +137,11 @@ async function burstOverTenContainers(bench: BenchContext, dialogs: string[]): P
     shares.flatMap((s) => s.sent),
     spread.portal.calls,
   );
-  const allOk = shares.every((s) => s.sent.every((sent) => sent.status === 200));
   return row(
-    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${byOperation(wire.requests)}`,
+    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests)}`,
     `${summary.calls} calls, ${summary.rateLimited} × 429`,
-    `0 × 429, 0 refused, calls ≤ ${BUCKET.burst} (the bucket)`,
-    check(allOk && summary.rateLimited === 0 && summary.refused === 0 && summary.calls <= BUCKET.burst),
+    `every answer 200 (0 × 429), 0 refused, calls ≤ ${BUCKET.burst} (the bucket)`,
+    check(summary.allOk && summary.refused === 0 && summary.calls <= BUCKET.burst),
   );
 }
 
@@ -160,6 +164,7 @@ function burstSummary(
     calls: calls.length,
     refused: calls.filter((c) => c.status === 503).length,
     rateLimited: sent.filter((s) => s.status === 429).length,
+    allOk: sent.every((s) => s.status === 200),
     statuses: [...statusCounts]
       .sort((a, b) => a[0] - b[0])
       .map(([status, n]) => `${n} × ${status}`)

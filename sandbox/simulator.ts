@@ -6,11 +6,14 @@ import { startPortal, type FakePortal, type PortalCall } from './portal/index.js
 
 /**
  * The sandbox behind `npm start` when no credentials source is configured: a local credentials file seeded
- * from `sandbox/credentials.example.json` (fresh signing key, webhook code and CLIENT_ID on first start), and
- * the loopback portal from the tests acting as the sandbox portal, printing each call it receives.
+ * from `sandbox/credentials.example.json` (fresh signing key, webhook code, CLIENT_ID, and for the v2 bot 567 its
+ * botToken and the events token on first start), and the loopback portal from the tests acting as the sandbox
+ * portal, printing each call it receives.
  */
 export const SANDBOX_PREFIX = 'bitrix24-typing/dev';
 export const SANDBOX_DOMAIN = 'sandbox.bitrix24.test';
+/** The sandbox's chat-bot API v2 bot, beside v1 bot 39. */
+export const SANDBOX_V2_BOT = 567;
 
 type SecretsFile = Record<string, Record<string, unknown>>;
 
@@ -23,7 +26,9 @@ export function seedCredentials(examplePath: string, credentialsPath: string, po
     const text = readFileSync(examplePath, 'utf8')
       .replace(`"keys": ["${PLACEHOLDER}"]`, `"keys": ["${generateSigningKey()}"]`)
       .replace(`/rest/1/${PLACEHOLDER}/`, `/rest/1/${fresh()}/`)
-      .replace(`"clientId": "${PLACEHOLDER}"`, `"clientId": "${fresh()}${fresh()}"`);
+      .replace(`"clientId": "${PLACEHOLDER}"`, `"clientId": "${fresh()}${fresh()}"`)
+      .replace(`"botToken": "${PLACEHOLDER}"`, `"botToken": "${fresh()}"`)
+      .replace(`"eventsToken": "${PLACEHOLDER}"`, `"eventsToken": "${fresh()}${fresh()}"`);
     mkdirSync(dirname(credentialsPath), { recursive: true });
     writeFileSync(credentialsPath, text, { mode: 0o600 });
     created = true;
@@ -40,8 +45,21 @@ export function seedCredentials(examplePath: string, credentialsPath: string, po
       changed = true;
     }
   }
+  if (addV2Bot(all[`${SANDBOX_PREFIX}/portals/${SANDBOX_DOMAIN}`])) changed = true;
   if (changed) writeFileSync(credentialsPath, JSON.stringify(all, null, 2) + '\n', { mode: 0o600 });
   return { created };
+}
+
+/** A sandbox seeded before it had one gets the v2 bot too, beside bot 39. */
+function addV2Bot(secret: Record<string, unknown> | undefined): boolean {
+  if (!secret) return false;
+  const bots = (secret.bots ?? {}) as Record<string, unknown>;
+  const webhook = secret.webhook as { eventsToken?: string } | undefined;
+  if (bots[String(SANDBOX_V2_BOT)] !== undefined || !webhook) return false;
+  const fresh = () => randomBytes(16).toString('hex');
+  secret.bots = { ...bots, [String(SANDBOX_V2_BOT)]: { api: 'v2', botToken: fresh(), type: 'bot' } };
+  webhook.eventsToken ??= `${fresh()}${fresh()}`;
+  return true;
 }
 
 export interface Simulator {
@@ -54,6 +72,13 @@ export interface Simulator {
 export function describeCall(call: PortalCall): string {
   if (call.method === 'imbot.chat.sendTyping' && call.status === 200) {
     return `bot ${String(call.params.BOT_ID ?? '(first bot)')} is typing in ${String(call.params.DIALOG_ID)}`;
+  }
+  if (call.method === 'imbot.v2.Chat.InputAction.notify' && call.status === 200) {
+    // IMBOT_AGENT_ACTION_READING_DOCS reads "reading docs"; no code is plain typing.
+    const code = typeof call.params.statusMessageCode === 'string' ? call.params.statusMessageCode : '';
+    const doing = code.replace('IMBOT_AGENT_ACTION_', '').toLowerCase().replace(/_/g, ' ') || 'typing';
+    const duration = call.params.duration === undefined ? '' : ` for ${String(call.params.duration)} s`;
+    return `bot ${String(call.params.botId)} is ${doing} in ${String(call.params.dialogId)}${duration}`;
   }
   return `${call.method} → ${call.status}${call.error ? ` ${call.error}` : ''}`;
 }
@@ -80,6 +105,13 @@ export async function startSimulator(options: {
     if (botId !== undefined && webhook?.clientId) {
       portal.addBot({ botId, clientId: webhook.clientId });
       if (name === `${SANDBOX_PREFIX}/portals/${SANDBOX_DOMAIN}`) sandbox = { clientId: webhook.clientId, botId };
+    }
+    // v2 bots registered through this webhook, each owned by its botToken.
+    const records = (secret.bots ?? {}) as Record<string, { api?: string; botToken?: string }>;
+    for (const [id, record] of Object.entries(records)) {
+      if (record.api === 'v2' && record.botToken && Number(id) !== botId) {
+        portal.addBotV2({ botId: Number(id), botToken: record.botToken });
+      }
     }
   }
   const keys = (all[`${SANDBOX_PREFIX}/typing-keys`]?.keys ?? []) as string[];

@@ -13,6 +13,7 @@ import { stringOption, type CommandContext, type CommandGroup, type CommandSpec 
 import { failed, notFound, usageError } from '../outcome.js';
 import { callStoredPortal, modeOf } from '../portal-calls.js';
 import { TAKES_EFFECT } from '../takes-effect.js';
+import { botRecordOptions, botRecordsWith } from '../bot-records.js';
 
 export function requireDomain(ctx: CommandContext, option = 'domain'): string {
   const raw = stringOption(ctx.values, option);
@@ -132,6 +133,8 @@ const add: CommandSpec = {
     '  in our shape (clientId, clientSecret, accessToken, refreshToken, expiresAt, clientEndpoint, serverEndpoint)',
     "  or as Bitrix24's OAuth answer (access_token, refresh_token, expires|expires_in, client_endpoint,",
     '  server_endpoint, member_id) plus client_id and client_secret.',
+    'A bot registered through the chat-bot API v2 (imbot.v2) is called through v2: --bot-id with --bot-api v2 records',
+    `  it, with its botToken (from $BITRIX24_BOT_TOKEN) on a webhook portal. Bots without a record are v1.`,
     'Secrets are never printed.',
   ],
   options: {
@@ -140,6 +143,7 @@ const add: CommandSpec = {
     'client-id': { type: 'string', value: '<id>', description: 'CLIENT_ID of the webhook bot (default: generated)' },
     'oauth-json': { type: 'string', value: '<file>', description: 'OAuth app data as JSON (OAuth mode)' },
     'bot-id': { type: 'string', value: '<n>', description: 'the bot to use when a caller names none' },
+    ...botRecordOptions,
     'member-id': { type: 'string', value: '<id>', description: "the portal's member_id (events must match it)" },
     'application-token': {
       type: 'string',
@@ -152,6 +156,7 @@ const add: CommandSpec = {
   examples: [
     'bitrix24-typing portal add --domain example.bitrix24.com --webhook https://example.bitrix24.com/rest/1/abc123/',
     'bitrix24-typing portal add --domain example.bitrix24.com --oauth-json install.json --bot-id 39 --source secrets-manager',
+    'BITRIX24_BOT_TOKEN=… bitrix24-typing portal add --domain example.bitrix24.com --webhook https://example.bitrix24.com/rest/1/abc123/ --bot-id 567 --bot-api v2',
   ],
   async run(ctx) {
     const domain = requireDomain(ctx);
@@ -187,7 +192,8 @@ const add: CommandSpec = {
       // A replaced webhook portal keeps its CLIENT_ID: the registered bot's events carry it.
       const clientId = givenClientId ?? previous?.webhook?.clientId ?? randomBytes(24).toString('hex');
       clientIdGenerated = givenClientId === undefined && previous?.webhook?.clientId === undefined;
-      candidate = { webhook: { url: webhookUrl, clientId } };
+      // So are the eventsToken its v2 bots were registered with, and the bots themselves.
+      candidate = { webhook: { url: webhookUrl, clientId, eventsToken: previous?.webhook?.eventsToken } };
     } else {
       const path = resolve(ctx.io.cwd, oauthFile as string);
       let json: unknown;
@@ -221,7 +227,7 @@ const add: CommandSpec = {
           memberId,
           applicationToken,
           botId: kept.botId ?? botId,
-          bots: kept.bots,
+          bots: botRecordsWith(ctx, webhookUrl !== undefined ? 'webhook' : 'oauth', botId, kept.bots),
           rateLimit: kept.rateLimit,
           ...candidate,
         }),

@@ -3,6 +3,12 @@ import { CredentialsFormatError } from '../../lib/portal/index.js';
 import { parseTypingKeys } from '../../lib/portal/typing-keys.js';
 import { ServiceError } from '../../lib/errors/index.js';
 import { validateDialogId } from '../../lib/imbot/send-typing.js';
+import {
+  TYPING_STATUSES,
+  validateDurationSeconds,
+  validateTypingStatus,
+  type TypingStatus,
+} from '../../lib/imbot/input-action.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
 import { CliError, EXIT, failed, notFound, usageError } from '../outcome.js';
 import { positiveInteger, requireDomain } from './portal.js';
@@ -18,6 +24,9 @@ const HINTS: Partial<Record<TypingErrorCode, string>> = {
     'The first attempt of this request was still running when the retries ran out; it may still show typing. Running the command again sends a new request.',
   WEBHOOK_ID_REUSED:
     "The service has seen this request's webhook-id with another body; running the command again uses a new id.",
+  BOT_NOT_IN_CHAT: 'A v2 bot can show its indicator only in chats it is a member of: add it to the chat first.',
+  PORTAL_MISCONFIGURED:
+    'The portal secret lacks what this bot needs (a v2 bot on a webhook portal needs its botToken): store it with "portal add ... --bot-id <n> --bot-api v2" and BITRIX24_BOT_TOKEN set.',
 };
 
 async function signingKey(ctx: CommandContext): Promise<string> {
@@ -53,6 +62,16 @@ const send: CommandSpec = {
     portal: { type: 'string', value: '<domain>', description: 'the portal (required)' },
     dialog: { type: 'string', value: '<id>', description: 'a user id (27) or a group chat (chat12) (required)' },
     bot: { type: 'string', value: '<n>', description: "the bot (default: the portal's stored bot)" },
+    duration: {
+      type: 'string',
+      value: '<seconds>',
+      description: 'how long a v2 bot shows it, 1–600 (a v1 bot: about 35 s whatever is asked)',
+    },
+    status: {
+      type: 'string',
+      value: '<status>',
+      description: `typing (default) or a v2 agent status: ${TYPING_STATUSES.slice(1).join(', ')}`,
+    },
     url: { type: 'string', value: '<url>', description: `the service's base URL (default: ${DEFAULT_URL})` },
     key: {
       type: 'string',
@@ -64,6 +83,7 @@ const send: CommandSpec = {
   examples: [
     'bitrix24-typing typing send --portal example.bitrix24.com --dialog chat12',
     'TYPING_KEY=whsec_… bitrix24-typing typing send --url https://api.example.com --portal example.bitrix24.com --dialog 27 --bot 39',
+    'bitrix24-typing typing send --portal sandbox.bitrix24.test --dialog chat1 --bot 567 --duration 60 --status thinking',
   ],
   async run(ctx) {
     const portal = requireDomain(ctx, 'portal');
@@ -77,6 +97,7 @@ const send: CommandSpec = {
       throw error;
     }
     const botId = positiveInteger(ctx, 'bot');
+    const { durationSeconds, status } = indicatorOptions(ctx);
     const url = stringOption(ctx.values, 'url') ?? DEFAULT_URL;
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
       throw usageError(`--url: "${url}" is not an http(s) URL`);
@@ -87,11 +108,13 @@ const send: CommandSpec = {
     } catch (error) {
       throw usageError(`--key: ${(error as Error).message.replace(/^createTypingClient: /, '')}`);
     }
-    const fields = { portal, dialogId, botId: botId ?? null, url };
+    const fields = { portal, dialogId, botId: botId ?? null, durationSeconds, status, url };
+    let shows: number | undefined;
     try {
-      await ctx.progress(`Sending typing to ${dialogId} on ${portal}`, () =>
-        client.sendTyping({ portal, dialogId, botId }, { deadlineMs: DEADLINE_MS }),
+      const answer = await ctx.progress(`Sending typing to ${dialogId} on ${portal}`, () =>
+        client.sendTyping({ portal, dialogId, botId, durationSeconds, status }, { deadlineMs: DEADLINE_MS }),
       );
+      shows = answer.indicatorSeconds;
     } catch (error) {
       if (!isTypingError(error)) throw error;
       const status = error.status ? ` ${error.status}` : '';
@@ -105,11 +128,32 @@ const send: CommandSpec = {
       );
     }
     const bot = botId === undefined ? 'the default bot' : `bot ${botId}`;
+    const doing = status === undefined ? 'typing' : status.replace('_', ' ');
     return {
-      json: fields,
-      human: [`${ctx.out.paint('green', '✓')} ${bot} is typing in ${dialogId} on ${portal}`],
+      json: { ...fields, indicatorSeconds: shows ?? null },
+      human: [`${ctx.out.paint('green', '✓')} ${bot} is ${doing} in ${dialogId} on ${portal}${showsFor(shows)}`],
     };
   },
 };
+
+/** `--duration` and `--status`, checked here as the service checks them, so a typo costs no request. */
+function indicatorOptions(ctx: CommandContext): { durationSeconds?: number; status?: TypingStatus } {
+  const rawDuration = stringOption(ctx.values, 'duration');
+  const rawStatus = stringOption(ctx.values, 'status');
+  try {
+    const durationSeconds = validateDurationSeconds(
+      rawDuration === undefined ? undefined : /^\d+$/.test(rawDuration) ? Number(rawDuration) : rawDuration,
+    );
+    const status = validateTypingStatus(rawStatus);
+    return { ...(durationSeconds !== undefined ? { durationSeconds } : {}), ...(status ? { status } : {}) };
+  } catch (error) {
+    if (error instanceof ServiceError)
+      throw usageError(`--${error.code === 'STATUS_INVALID' ? 'status' : 'duration'}: ${error.message}`);
+    throw error;
+  }
+}
+
+const showsFor = (seconds: number | undefined) =>
+  seconds === undefined ? '' : ` (the indicator shows for about ${seconds} s)`;
 
 export const typingGroup: CommandGroup = { name: 'typing', summary: 'POST /typing', commands: [send] };

@@ -163,3 +163,97 @@ describe('bot register', () => {
     expect(result.stderr).toContain(message);
   });
 });
+
+describe('bot register --api v2', () => {
+  it('registers a webhook bot with a fresh botToken and the portal’s eventsToken in its URL, storing both unprinted', async () => {
+    // Prepare
+    const { secret } = webhookBotOn(p, 39);
+    await putSecret(`${prefix}/portals/${p.domain}`, secret);
+
+    // Act
+    const args = ['--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'agent', '--name', 'Agent'];
+    const result = await cli(['bot', 'register', '--api', 'v2', ...args, ...sm]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`Registered v2 bot 40 (agent) on ${p.domain}; its events go to ${EVENTS_URL}.\n`);
+    const stored = await readSecret<{
+      botId: number;
+      bots: Record<string, { api: string; type: string; botToken: string }>;
+      webhook: { eventsToken: string };
+    }>(`${prefix}/portals/${p.domain}`);
+    const { botToken } = stored.bots['40']!;
+    const { eventsToken } = stored.webhook;
+    expect(stored.botId).toBe(40);
+    expect(stored.bots['40']).toEqual({ api: 'v2', type: 'bot', botToken });
+    expect(botToken).toMatch(/^[0-9a-f]{32}$/);
+    expect(eventsToken).toMatch(/^[0-9a-f]{48}$/);
+    expect(p.bots.get(40)).toMatchObject({
+      api: 'v2',
+      code: 'agent',
+      type: 'bot',
+      botToken,
+      eventMode: 'webhook',
+      webhookUrl: `${EVENTS_URL}?eventsToken=${eventsToken}`,
+    });
+    expect(result.stdout + result.stderr).not.toContain(botToken);
+    expect(result.stdout + result.stderr).not.toContain(eventsToken);
+  });
+
+  it('registers an OAuth app’s bot without a token, its events verified by the application token', async () => {
+    // Prepare
+    const { secret } = oauthBotOn(p, 41);
+    await putSecret(`${prefix}/portals/${p.domain}`, secret);
+
+    // Act
+    const args = ['--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'agent', '--type', 'personal'];
+    const result = await cli(['bot', 'register', '--api', 'v2', ...args, ...sm, '--json']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.json()).toMatchObject({ ok: true, api: 'v2', botId: 42, mode: 'oauth', type: 'personal' });
+    expect(p.bots.get(42)).toMatchObject({ api: 'v2', type: 'personal', webhookUrl: EVENTS_URL });
+    const stored = await readSecret<{ bots: unknown }>(`${prefix}/portals/${p.domain}`);
+    expect(stored.bots).toEqual({ '42': { api: 'v2', type: 'personal' } });
+  });
+
+  it('exits 1 with the portal’s code when the code belongs to another owner', async () => {
+    // Prepare: bot39 is the v1 bot's code, owned by its CLIENT_ID
+    const { secret } = webhookBotOn(p, 39);
+    await putSecret(`${prefix}/portals/${p.domain}`, secret);
+
+    // Act
+    const args = ['--domain', p.domain, '--events-url', EVENTS_URL, '--code', 'bot39'];
+    const result = await cli(['bot', 'register', '--api', 'v2', ...args, ...sm]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('imbot.v2.Bot.register failed with BOT_CODE_ALREADY_TAKEN');
+    expect((await readSecret<{ bots?: unknown }>(`${prefix}/portals/${p.domain}`)).bots).toBeUndefined();
+  });
+
+  it.each([
+    ['--api v3', ['--api', 'v3'], '--api must be v1 or v2'],
+    ['--type without --api v2', ['--type', 'bot'], '--type belongs to --api v2'],
+    ['an unknown --type', ['--api', 'v2', '--type', 'B'], '--type must be one of bot, supervisor, personal, openline'],
+  ])('exits 2 given %s', async (_case, args, message) => {
+    // Act
+    const result = await cli([
+      'bot',
+      'register',
+      '--domain',
+      p.domain,
+      '--events-url',
+      EVENTS_URL,
+      '--code',
+      'a',
+      ...args,
+      ...sm,
+    ]);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(p.calls).toHaveLength(0);
+  });
+});

@@ -378,3 +378,72 @@ describe('portal check', () => {
     expect(result.stderr).toContain('--domain is required');
   });
 });
+
+describe('portal add: a bot of the chat-bot API v2', () => {
+  it('records a webhook portal’s v2 bot with its botToken from BITRIX24_BOT_TOKEN, printing no token', async () => {
+    // Prepare
+    const botToken = random(16);
+    const url = `https://example.bitrix24.com/rest/1/${random(8)}/`;
+
+    // Act
+    const result = await cli(
+      [
+        'portal',
+        'add',
+        '--domain',
+        'example.bitrix24.com',
+        '--webhook',
+        url,
+        '--bot-id',
+        '567',
+        '--bot-api',
+        'v2',
+        ...sm,
+      ],
+      { env: { BITRIX24_BOT_TOKEN: botToken } },
+    );
+
+    // Assess
+    expect(result.code).toBe(0);
+    const stored = await readSecret<{ botId: number; bots: unknown }>(`${prefix}/portals/example.bitrix24.com`);
+    expect(stored.botId).toBe(567);
+    expect(stored.bots).toEqual({ '567': { api: 'v2', botToken } });
+    expect(result.stdout + result.stderr).not.toContain(botToken);
+  });
+
+  it('records an OAuth portal’s v2 bot without a token: OAuth calls need none', async () => {
+    // Prepare
+    const p = await portal('oauth.bitrix24.test');
+    const oauthFile = join(dir, 'install.json');
+    await writeFile(oauthFile, JSON.stringify(oauthBotOn(p, 568).secret.oauth));
+
+    // Act
+    const result = await cli(
+      ['portal', 'add', '--domain', p.domain, '--oauth-json', oauthFile, '--bot-id', '568', '--bot-api', 'v2', ...sm],
+      { env: { BITRIX24_BOT_TOKEN: random(16) } },
+    );
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect((await readSecret<{ bots: unknown }>(`${prefix}/portals/${p.domain}`)).bots).toEqual({
+      '568': { api: 'v2' },
+    });
+  });
+
+  it.each([
+    ['a v2 webhook bot without a botToken', ['--bot-id', '567', '--bot-api', 'v2'], 'set BITRIX24_BOT_TOKEN'],
+    ['--bot-api without --bot-id', ['--bot-api', 'v2', '--bot-token', 'x'.repeat(32)], 'give --bot-id'],
+    ['an unknown API', ['--bot-id', '567', '--bot-api', 'v3'], '--bot-api must be v1 or v2'],
+    ['a token for a v1 bot', ['--bot-id', '39', '--bot-api', 'v1', '--bot-token', 'x'.repeat(32)], 'only for a v2'],
+    ['a token shorter than 16 characters', ['--bot-id', '567', '--bot-api', 'v2', '--bot-token', 'short'], '16'],
+  ])('refuses %s with exit 2, storing nothing', async (_case, args, message) => {
+    // Act
+    const url = `https://example.bitrix24.com/rest/1/${random(8)}/`;
+    const result = await cli(['portal', 'add', '--domain', 'example.bitrix24.com', '--webhook', url, ...args, ...file]);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    await expect(readFile(join(dir, 'credentials.json'), 'utf8')).rejects.toThrow();
+  });
+});

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { cli } from '../support/cli.js';
-import { webhookBotOn } from '../../devtools/fixtures.js';
+import { random, webhookBotOn } from '../../devtools/fixtures.js';
 import { freePort } from '../../devtools/net.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { startScriptedServer } from '../support/scripted-server.js';
@@ -22,7 +22,13 @@ beforeAll(async () => {
   portal = await startPortal({ domain: 'typing.bitrix24.test' });
   prefix = uniquePrefix();
   [key] = (await seedTypingKeys(prefix, [generateSigningKey(), generateSigningKey()])) as [string];
-  await putSecret(`${prefix}/portals/${portal.domain}`, webhookBotOn(portal, 39).secret);
+  // Bot 39 is a v1 bot; bot 567 a v2 one, registered through the same webhook with its botToken.
+  const botToken = random(16);
+  portal.addBotV2({ botId: 567, botToken });
+  await putSecret(`${prefix}/portals/${portal.domain}`, {
+    ...webhookBotOn(portal, 39).secret,
+    bots: { '567': { api: 'v2', botToken } },
+  });
   sm = ['--source', 'secrets-manager', '--prefix', prefix];
   service = await startOffline({
     CREDENTIALS_SOURCE: 'secrets-manager',
@@ -55,7 +61,9 @@ describe('typing send', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`✓ the default bot is typing in chat12 on ${portal.domain}\n`);
+    expect(result.stdout).toBe(
+      `✓ the default bot is typing in chat12 on ${portal.domain} (the indicator shows for about 35 s)\n`,
+    );
     expect(portal.typingCalls()).toHaveLength(1);
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat12' });
   });
@@ -71,8 +79,30 @@ describe('typing send', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(result.json()).toEqual({ ok: true, portal: portal.domain, dialogId: '27', botId: 39, url: service.url });
+    expect(result.json()).toEqual({
+      ok: true,
+      portal: portal.domain,
+      dialogId: '27',
+      botId: 39,
+      url: service.url,
+      indicatorSeconds: 35,
+    });
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: '27' });
+  });
+
+  it('asks a v2 bot for a status and duration and prints what it shows and for how long', async () => {
+    // Act
+    const args = ['--portal', portal.domain, '--dialog', 'chat1', '--bot', '567', '--duration', '60'];
+    const result = await cli(['typing', 'send', ...args, '--status', 'thinking', '--url', service.url, ...sm]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `✓ bot 567 is thinking in chat1 on ${portal.domain} (the indicator shows for about 60 s)\n`,
+    );
+    expect(
+      portal.typingCalls().map((call) => [call.method, call.params.duration, call.params.statusMessageCode]),
+    ).toEqual([['imbot.v2.Chat.InputAction.notify', 60, 'IMBOT_AGENT_ACTION_THINKING']]);
   });
 
   it("retries the service's 502 with the same webhook-id, which the service accepts", async () => {
@@ -272,6 +302,16 @@ describe('typing send without the service', () => {
     ],
     ['a malformed key', ['--dialog', '27', '--key', 'secret'], '--key: key must be a whsec_'],
     ['no dialog', ['--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='], '--dialog is required'],
+    ...['0', '601', '1.5', 'sixty'].map((duration) => [
+      `--duration ${duration}`,
+      ['--dialog', '27', '--duration', duration, '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='],
+      '--duration: durationSeconds must be a whole number of seconds from 1 to 600.',
+    ]),
+    [
+      'an unknown --status',
+      ['--dialog', '27', '--status', 'dreaming', '--key', 'whsec_AAAAAAAAAAAAAAAAAAAAAA=='],
+      '--status: status must be one of: typing, thinking,',
+    ],
   ])('exits 2 given %s, sending nothing', async (_case, args, message) => {
     // Act
     const result = await cli(['typing', 'send', '--portal', portal.domain, '--url', service.url, ...args]);

@@ -87,7 +87,7 @@ export function runScenario(portals, ttl = TTL_OVERRIDE ?? SERVICE.secretsCacheT
       quota: 'Secrets Manager GetSecretValue rps',
       load: peakSecretRps,
       limit: QUOTAS.getSecretValueRps.value,
-      caller: 'stale secret served; none cached: 503 CREDENTIALS_UNAVAILABLE',
+      caller: 'stale secret (≤ 900 s past TTL); none cached: 503 CREDENTIALS_UNAVAILABLE, Retry-After 5',
     },
     {
       quota: 'DynamoDB partition WCU (hottest budget# item)',

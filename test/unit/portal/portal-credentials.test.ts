@@ -271,8 +271,26 @@ describe('parsePortalCredentials', () => {
     [{ bots: { '567': { api: 'v3' } } }, 'bots.567.api must be "v1" or "v2"'],
     [{ bots: { '567': { type: 'S; drop' } } }, 'bots.567.type must be a bot type'],
     [{ bots: { '567': { botToken: '' } } }, 'bots.567.botToken must be a non-empty string'],
+    // The docs' example token: guessable, and below what the redactor is trusted to mask.
+    [{ bots: { '567': { api: 'v2', botToken: 'my_bot_token' } } }, 'bots.567.botToken must be at least 16 characters'],
   ])('refuses malformed bot records %j', (overrides, message) => {
     expect(formatError(webhookSecret(overrides)).message).toContain(message);
+  });
+
+  it('reads a webhook portal’s events token for its v2 bots, registers it with the redactor, refuses a short one', () => {
+    // Act
+    const portal = parsePortalCredentials(
+      JSON.stringify(
+        webhookSecret({ webhook: { ...webhookSecret().webhook, eventsToken: 'ev3nts-t0ken-0000000000001' } }),
+      ),
+      NAME,
+    );
+
+    // Assess
+    expect(portal.webhook?.eventsToken).toBe('ev3nts-t0ken-0000000000001');
+    expect(redactSecrets('?eventsToken=ev3nts-t0ken-0000000000001')).toBe('?eventsToken=[redacted]');
+    const short = formatError(webhookSecret({ webhook: { ...webhookSecret().webhook, eventsToken: 'short' } }));
+    expect(short.message).toContain('webhook.eventsToken must be at least 16 characters');
   });
 
   it('refuses a secret holding both webhook and oauth', () => {

@@ -64,7 +64,8 @@ export function createTypingHandler(deps: TypingDependencies) {
       dialogId: request.dialogId,
       botId: request.botId,
       durationSeconds: request.durationSeconds,
-      status: request.status,
+      // Not `status`: the summary line's `status` is the HTTP status of the answer.
+      typingStatus: request.status,
     });
     const portal = await credentials.portal(request.portal);
     if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);

@@ -88,6 +88,23 @@ describe('POST /typing for a v2 bot', () => {
     expect(portal.calls[0]?.defects).toBeUndefined();
   });
 
+  it('logs the method, duration and status on the summary line beside the HTTP status', async () => {
+    // Prepare
+    const { handler, records } = typingHandler();
+
+    // Act
+    const body = { portal: portal.domain, dialogId: 'chat12', botId: 567, durationSeconds: 30, status: 'checking' };
+    await send(body, handler);
+
+    // Assess
+    expect(records().find((r) => r.message === 'typing sent')).toMatchObject({
+      method: NOTIFY,
+      durationSeconds: 30,
+      typingStatus: 'checking',
+      status: 200,
+    });
+  });
+
   it('sends plain typing without a status code or duration when the caller names neither', async () => {
     // Act
     const answer = await send({ portal: portal.domain, dialogId: '27', botId: 567 });

@@ -196,3 +196,31 @@ describe('npm run package beside a running npm start', () => {
     );
   }, 120_000);
 });
+
+describe('the sandbox’s chat-bot API v2 bot', () => {
+  it('shows an agent status for the asked duration, and the simulator prints it', async () => {
+    // Act
+    const typing = await cli.run(
+      ['typing', 'send', '--portal', 'sandbox.bitrix24.test', '--dialog', 'chat1', '--bot', '567'].concat([
+        '--duration',
+        '60',
+        '--status',
+        'thinking',
+        '--url',
+        url,
+      ]),
+      { cwd: project.root },
+    );
+
+    // Assess
+    expect(typing.code).toBe(0);
+    expect(typing.stdout).toContain(
+      '✓ bot 567 is thinking in chat1 on sandbox.bitrix24.test (the indicator shows for about 60 s)',
+    );
+    await waitFor(
+      async () => first.output().includes('[portal] bot 567 is thinking in chat1 for 60 s'),
+      5_000,
+      'the notify call',
+    );
+  }, 60_000);
+});

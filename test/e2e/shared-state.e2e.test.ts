@@ -171,7 +171,7 @@ describe('POST /typing across emulated containers, state in the table', () => {
     const lines = summaries((line) => line.webhookId === signed['webhook-id']);
     expect(lines.filter((line) => line.replayed === true)).toHaveLength(19);
     expect(failOvers()).toEqual([]);
-  });
+  }, 60_000);
 
   it('the same webhook-id with another correctly signed body is 409 WEBHOOK_ID_REUSED, with no portal call', async () => {
     // Prepare: the id has done its work once

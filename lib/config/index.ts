@@ -176,7 +176,10 @@ function httpsOrLoopbackUrl(env: Env, name: string, fallback: string, allowLoopb
   }
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback && allowLoopback)) {
-    throw new ConfigError(name, 'must be https (plain http only on loopback, where ALLOW_LOOPBACK_ENDPOINTS allows it)');
+    throw new ConfigError(
+      name,
+      'must be https (plain http only on loopback, where ALLOW_LOOPBACK_ENDPOINTS allows it)',
+    );
   }
   return url.origin;
 }
@@ -237,13 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     // Well under the ~35 s the web client shows the indicator, so it never lapses for a caller who keeps asking.
     typingCoalesceMs: integer(env, 'TYPING_COALESCE_MS', DEFAULTS.typingCoalesceMs, 0, 25_000),
     secretsFailureBackoffMs: DEFAULTS.secretsFailureBackoffMs,
-    portalBudgetSharePercent: integer(
-      env,
-      'PORTAL_BUDGET_SHARE_PERCENT',
-      DEFAULTS.portalBudgetSharePercent,
-      1,
-      100,
-    ),
+    portalBudgetSharePercent: integer(env, 'PORTAL_BUDGET_SHARE_PERCENT', DEFAULTS.portalBudgetSharePercent, 1, 100),
     deliveryMemorySeconds: DEFAULTS.deliveryMemorySeconds,
     stateTable: stateTable(env),
     stateCallTimeoutMs: integer(env, 'STATE_CALL_TIMEOUT_MS', DEFAULTS.stateCallTimeoutMs, 50, 5_000),
@@ -256,7 +253,13 @@ export function loadConfig(env: Env = process.env): Config {
     secretsCacheMaxAbsent: DEFAULTS.secretsCacheMaxAbsent,
     secretsAbsentTtlSeconds: DEFAULTS.secretsAbsentTtlSeconds,
     typingKeysRereadSeconds: DEFAULTS.typingKeysRereadSeconds,
-    unknownPortalLookupBurst: integer(env, 'UNKNOWN_PORTAL_LOOKUP_BURST', DEFAULTS.unknownPortalLookupBurst, 1, 100_000),
+    unknownPortalLookupBurst: integer(
+      env,
+      'UNKNOWN_PORTAL_LOOKUP_BURST',
+      DEFAULTS.unknownPortalLookupBurst,
+      1,
+      100_000,
+    ),
     unknownPortalLookupsPerSecond: integer(
       env,
       'UNKNOWN_PORTAL_LOOKUPS_PER_SECOND',

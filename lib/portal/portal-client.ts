@@ -110,7 +110,10 @@ export function createPortalClient(deps: {
       let current = portal as PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
       if (options.accessToken !== undefined && options.accessToken !== current.oauth.accessToken) {
         try {
-          return { ...(await deps.rest.call<T>(targetFor(current), method, params, deadline, options)), refreshed: false };
+          return {
+            ...(await deps.rest.call<T>(targetFor(current), method, params, deadline, options)),
+            refreshed: false,
+          };
         } catch (error) {
           if (!(error instanceof Bitrix24Error && (error.isExpiredToken || error.code === 'invalid_token')))
             throw error;

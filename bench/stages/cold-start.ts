@@ -142,11 +142,14 @@ function powertoolsCost(bench: BenchContext, results: ColdResult[]): Row {
     .reduce((sum, p) => sum + p.bytes, 0);
   return sectionRows('Cold start')(
     'Powertools Idempotency, (b+P) vs (b): cold start (median of per-round differences), peak RSS, bundle; @aws-lambda-powertools/* in our typing bundle',
-    `+${fmt.ms(msMore)}, ${rssMore >= 0 ? '+' : ''}${fmt.mib(rssMore)}, +${fmt.kb(bundleMore)}; ${fmt.kb(inOurs)}`,
+    `${signed(msMore, fmt.ms)}, ${signed(rssMore, fmt.mib)}, ${signed(bundleMore, fmt.kb)}; ${fmt.kb(inOurs)}`,
     '–',
     'info',
   );
 }
+
+const signed = (value: number, format: (value: number) => string) =>
+  value < 0 ? `−${format(-value)}` : `+${format(value)}`;
 
 function coldDetails(results: ColdResult[], rounds: number): string {
   const lines = results.map((r) => [

@@ -96,7 +96,7 @@ async function burstOnOneContainer(bench: BenchContext, dialogs: string[]): Prom
   const summary = burstSummary(burst.sent, bucket.portal.calls);
   return [
     row(
-      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests)}`,
+      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}`,
       `${summary.calls} calls, ${summary.rateLimited} × 429`,
       '20 calls (one per dialog), every answer 200',
       check(summary.allOk && summary.calls === 20 && summary.refused === 0),
@@ -138,7 +138,7 @@ async function burstOverTenContainers(bench: BenchContext, dialogs: string[]): P
     spread.portal.calls,
   );
   return row(
-    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests)}`,
+    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}`,
     `${summary.calls} calls, ${summary.rateLimited} × 429`,
     `every answer 200 (0 × 429), 0 refused, calls ≤ ${BUCKET.burst} (the bucket)`,
     check(summary.allOk && summary.refused === 0 && summary.calls <= BUCKET.burst),

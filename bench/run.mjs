@@ -56,7 +56,9 @@ let code;
 try {
   code = await main({ root, runDir, lambdaMajor, args: process.argv.slice(2) });
 } finally {
-  rmSync(runDir, { recursive: true, force: true });
+  // CPU profiles point into this run's bundles, whose source maps a reader needs to make sense of them.
+  if (process.argv.includes('--cpu-prof')) console.log(`[bench] kept ${runDir} for the profiles' source maps`);
+  else rmSync(runDir, { recursive: true, force: true });
 }
 // Exit explicitly: a stray keep-alive socket must not hold the suite open after its report is written.
 process.exit(code);

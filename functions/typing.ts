@@ -71,13 +71,15 @@ export function createTypingHandler(deps: TypingDependencies) {
     if (!portal) throw new ServiceError('PORTAL_UNKNOWN', `No credentials are stored for portal ${request.portal}.`);
 
     // The typing slot's round trip runs beside the idempotency record's: two round trips on the critical
-    // path (record, slot | portal call | answer) instead of three. A repeat hands its slot back.
-    const reservation = gate.reserve({ ...request, portal });
+    // path (record, slot | portal call | answer) instead of three. A repeat hands its slot back; copies of this
+    // request sent at once share one slot, so the copy that does the work holds it whichever took it first.
+    const idempotencyKey = `typing#${signed.id}`;
+    const reservation = gate.reserve({ ...request, portal }, idempotencyKey);
     let used = false;
     const outcome = await state
       .runIdempotent(
         {
-          key: `typing#${signed.id}`,
+          key: idempotencyKey,
           payloadHash: createHash('sha256').update(body).digest('hex'),
           remainingMs: Math.max(0, deadline.remainingMs() - REPEAT_WAIT_MARGIN_MS),
         },

@@ -75,9 +75,11 @@ export class TypingGate {
 
   /**
    * Starts deciding at once, so the decision's round trip can overlap other work (the idempotency check);
-   * `run` then acts on it, or `cancel` gives an unused slot back.
+   * `run` then acts on it, or `cancel` gives an unused slot back. `holder` names the request (its idempotency
+   * key): copies of one request never coalesce against each other's window, so whichever copy does the work
+   * gets the slot.
    */
-  reserve(target: TypingTarget): TypingReservation {
+  reserve(target: TypingTarget, holder?: string): TypingReservation {
     const botId = target.botId ?? target.portal.botId;
     const api = target.api ?? botApiOf(target.portal, botId);
     let key = `${target.portal.domain}|${botId ?? ''}|${target.dialogId}`;
@@ -93,7 +95,7 @@ export class TypingGate {
     const decision: Promise<TypingSlot> =
       windowMs > 0 && this.recent.get(key, this.now())
         ? Promise.resolve({ kind: 'coalesced' })
-        : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget });
+        : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget, holder });
     // Settled or not, nobody may be left with an unhandled rejection if the reservation is never used.
     decision.catch(() => undefined);
     const metrics = this.options.metrics ?? noMetrics;

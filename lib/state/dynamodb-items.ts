@@ -81,7 +81,7 @@ export interface BudgetUpdate {
   now: number;
   branch: BudgetBranch;
   /** A typing window to open with the admission: refused, with it, while the same window is open. */
-  window?: { key: string; until: number };
+  window?: { key: string; until: number; holder?: string };
   /** Windows seen lapsed earlier, removed on the way so the item stays small. */
   lapsed?: string[];
 }
@@ -101,7 +101,12 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
   const set = [`${e.name('expiration')} = ${e.value(expirationOf(now + gcra.toleranceMs + gcra.intervalMs + 60_000))}`];
   const conditions: string[] = [];
   if (branch === 'new') {
-    const opened = window ? { [window.key]: num(window.until) } : {};
+    const opened = window
+      ? {
+          [window.key]: num(window.until),
+          ...(window.holder === undefined ? {} : { [holderKey(window.key, window.holder)]: num(window.until) }),
+        }
+      : {};
     set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`, `${windows()} = ${e.value({ M: opened })}`);
     conditions.push(`attribute_not_exists(${tat})`);
   } else if (branch === 'idle') {
@@ -113,7 +118,10 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
   }
   if (window && branch !== 'new') {
     const path = `${windows()}.${e.name(window.key)}`;
-    set.push(`${path} = ${e.value(num(window.until))}`);
+    const until = e.value(num(window.until));
+    set.push(`${path} = ${until}`);
+    if (window.holder !== undefined)
+      set.push(`${windows()}.${e.name(holderKey(window.key, window.holder))} = ${until}`);
     conditions.push(`(attribute_not_exists(${path}) OR ${path} < ${e.value(num(now))})`);
   }
   const pruned = branch === 'new' ? [] : (update.lapsed ?? []).filter((key) => key !== window?.key);
@@ -128,6 +136,35 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
     ReturnValues: 'ALL_NEW',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
+}
+
+/**
+ * Beside each window opened for a request that named its holder, an entry saying whose it is (same end time), so
+ * a copy of that request can tell the window is its own. It lapses and is pruned like the window.
+ */
+export const holderKey = (key: string, holder: string) => `${key}|held-by|${holder}`;
+
+/**
+ * Makes a window a copy of this request opened this container's own (a new end time), so the copy handing its
+ * slot back leaves it in place. Only if it is still the copy's window.
+ */
+export function windowTakeover(
+  tableName: string,
+  budgetKey: string,
+  window: { key: string; holder: string; theirs: number; until: number },
+) {
+  return {
+    TableName: tableName,
+    Key: { id: str(ITEM_ID.budget(budgetKey)) },
+    UpdateExpression: 'SET #windows.#window = :until, #windows.#holder = :until',
+    ConditionExpression: '#windows.#window = :theirs',
+    ExpressionAttributeNames: {
+      '#windows': 'windows',
+      '#window': window.key,
+      '#holder': holderKey(window.key, window.holder),
+    },
+    ExpressionAttributeValues: { ':until': num(window.until), ':theirs': num(window.theirs) },
+  } satisfies UpdateItemCommandInput;
 }
 
 /** Closes one typing window, only if it is still the one this container opened (same end time). */

@@ -23,11 +23,13 @@ import {
   budgetBranchOf,
   budgetUpdate,
   claimPut,
+  holderKey,
   ITEM_ID,
   readNumber,
   str,
   windowRemoval,
   windowsOf,
+  windowTakeover,
   type Item,
 } from './dynamodb-items.js';
 import { ExpiringMap } from './expiring-map.js';
@@ -139,9 +141,9 @@ class DynamoDBState implements SharedState {
     return { admitted: true };
   }
 
-  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget }: TypingSlotRequest): Promise<TypingSlot> {
+  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget, holder }: TypingSlotRequest): Promise<TypingSlot> {
     if (windowMs <= 0) return this.decide('takeTypingSlot', budgetKey, budget);
-    return this.decide('takeTypingSlot', budgetKey, budget, { key: coalesceKey, windowMs });
+    return this.decide('takeTypingSlot', budgetKey, budget, { key: coalesceKey, windowMs, holder });
   }
 
   async releaseTypingSlot(coalesceKey: string): Promise<void> {
@@ -163,7 +165,7 @@ class DynamoDBState implements SharedState {
     operation: string,
     budgetKey: string,
     budget: Budget,
-    window?: { key: string; windowMs: number },
+    window?: { key: string; windowMs: number; holder?: string },
   ): Promise<TypingSlot> {
     const gcra = gcraOf(budget);
     // One instant for every attempt. With a fresh clock per attempt, a burst whose writes queue on the item for
@@ -176,7 +178,7 @@ class DynamoDBState implements SharedState {
     // `tat` never decreases, so a budget seen spent is still spent: an admission is refused without a round
     // trip. A typing request still asks, since an open window (coalesced, a 200) must win over a 429.
     if (branch.kind === 'over' && !window) return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
-    const opened = window && { key: window.key, until: now + window.windowMs };
+    const opened = window && { key: window.key, until: now + window.windowMs, holder: window.holder };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const update = budgetUpdate({
         tableName: this.options.tableName,
@@ -199,13 +201,39 @@ class DynamoDBState implements SharedState {
           throw new StateUnavailableError(operation, { cause: error });
         }
         this.see(budgetKey, error.Item, now);
-        if (window && (windowsOf(error.Item)[window.key] ?? -Infinity) >= now) return { kind: 'coalesced' };
+        const open = opened && windowsOf(error.Item)[opened.key];
+        if (opened && open !== undefined && open >= now) {
+          const byCopy = opened.holder !== undefined && windowsOf(error.Item)[holderKey(opened.key, opened.holder)];
+          // A copy of this same request holds the window: it is this request's, and its unit is spent already.
+          return byCopy === open ? this.takeOver(budgetKey, opened, open, now) : { kind: 'coalesced' };
+        }
         branch = budgetBranchOf(error.Item, now, gcra);
         if (branch.kind === 'over') return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
       }
     }
     // Only a bucket that moved backwards (a table edited by hand) gets here: refuse for one interval.
     return { kind: 'rate-limited', retryAfterMs: Math.ceil(gcra.intervalMs) };
+  }
+
+  /** Makes a copy's window this container's, so the copy handing its slot back leaves it; one more write. */
+  private async takeOver(
+    budgetKey: string,
+    opened: { key: string; until: number; holder?: string },
+    theirs: number,
+    now: number,
+  ): Promise<TypingSlot> {
+    const takeover = windowTakeover(this.options.tableName, budgetKey, {
+      key: opened.key,
+      holder: opened.holder as string,
+      theirs,
+      until: opened.until,
+    });
+    // Refused only if the copy already handed the window back: this request still holds the slot it paid for.
+    await this.write('takeTypingSlot', (client, signal) =>
+      client.send(new UpdateItemCommand(takeover), { abortSignal: signal }),
+    );
+    this.windows.set(opened.key, { budgetKey, until: opened.until }, opened.until, now);
+    return { kind: 'acquired' };
   }
 
   private see(budgetKey: string, item: Item | undefined, now: number): void {

@@ -11,12 +11,17 @@
  * |-------------------------|----------------------------|-------------------------------------|-------------------------|
  * | `claim#<key>`           | claim (bot-event delivery) | until (ms), owner                   | the claim's ttl         |
  * | `budget#<budgetKey>`    | takeTypingSlot, admit      | tat (ms, GCRA), windows (map:       | a minute past `tat`;    |
- * |                         |                            | coalesceKey to end in ms)           | windows pruned on write |
+ * |                         |                            | coalesceKey to end in ms, and       | windows pruned on write |
+ * |                         |                            | `<coalesceKey>|held-by|<holder>`    |                         |
+ * |                         |                            | beside a window a named request     |                         |
+ * |                         |                            | opened)                             |                         |
  * | `idempotency#<sha-256>` | runIdempotent (Powertools) | status, data, validation,           | idempotencyTtlSeconds   |
  * |                         |                            | in_progress_expiration (ms)         |                         |
  *
  * A portal's typing windows live in its budget item, so one conditional write decides a typing request
  * (dynamodb-state.ts says why not a transaction). The windows a write finds lapsed are removed by the next.
+ * Copies of one request (same holder) share a window: the one whose write is refused by a copy's window makes
+ * it its own with one more write (no budget), so whichever copy does the work holds the slot.
  *
  * DynamoDB round trips per call, common case: claim 1 (PutItem), release 1 (DeleteItem), takeTypingSlot 1
  * (UpdateItem, whether acquired, coalesced or rate-limited; 2 when this container's guess of the bucket's

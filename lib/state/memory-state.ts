@@ -48,7 +48,8 @@ class MemoryState implements SharedState {
   readonly scope = 'container';
   private readonly now: () => number;
   private readonly claims: ExpiringMap<true>;
-  private readonly windows: ExpiringMap<true>;
+  /** Each open typing window, with the request that opened it ('' when it named none). */
+  private readonly windows: ExpiringMap<string>;
   /** Each budget's `tat`, kept until it passes: a bucket without an entry is idle. */
   private readonly budgets: ExpiringMap<number>;
   private readonly records: ExpiringMap<IdempotencyRecord>;
@@ -72,12 +73,15 @@ class MemoryState implements SharedState {
     this.claims.delete(key);
   }
 
-  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget }: TypingSlotRequest): Promise<TypingSlot> {
+  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget, holder }: TypingSlotRequest): Promise<TypingSlot> {
     const now = this.now();
-    if (windowMs > 0 && this.windows.get(coalesceKey, now)) return { kind: 'coalesced' };
+    const openedBy = windowMs > 0 ? this.windows.get(coalesceKey, now) : undefined;
+    // A window a copy of this same request opened is this request's own (its unit is spent already).
+    if (openedBy !== undefined)
+      return openedBy !== '' && openedBy === holder ? { kind: 'acquired' } : { kind: 'coalesced' };
     const admission = this.admitNow(budgetKey, budget, now);
     if (!admission.admitted) return { kind: 'rate-limited', retryAfterMs: admission.retryAfterMs };
-    if (windowMs > 0) this.windows.set(coalesceKey, true, now + windowMs, now);
+    if (windowMs > 0) this.windows.set(coalesceKey, holder ?? '', now + windowMs, now);
     return { kind: 'acquired' };
   }
 

@@ -31,6 +31,12 @@ export interface TypingSlotRequest {
   /** One portal. */
   budgetKey: string;
   budget: Budget;
+  /**
+   * The request the slot is for (its idempotency key). Copies of one request sent at once must not coalesce
+   * against each other: the copy that does the work would be answered "coalesced" while the copy holding the
+   * window hands it back, and nobody would type. A window a copy opened counts as this request's own.
+   */
+  holder?: string;
 }
 
 /** What a finished request answered, stored to answer its repeats the same way. Must survive JSON. */

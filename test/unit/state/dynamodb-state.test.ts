@@ -85,6 +85,29 @@ describe('DynamoDB state: round trips and what a refused write tells', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('takes over a window a copy of the same request opened instead of coalescing against it, spending nothing', async () => {
+    // Prepare: the window and its holder entry, as a copy's acquiring write left them
+    const copyWindow = { [slot.coalesceKey]: NOW + 5_000, [`${slot.coalesceKey}|held-by|typing#msg_1`]: NOW + 5_000 };
+    const { state, sent } = stateWith([{ refusedWith: bucket(NOW + 1_500, copyWindow) }, { attributes: bucket(NOW) }]);
+    // Act
+    const taken = await state.takeTypingSlot({ ...slot, holder: 'typing#msg_1' });
+    // Assess: one more write makes the window this container's, conditioned on it still being the copy's
+    expect(taken).toEqual({ kind: 'acquired' });
+    expect(sent.map((call) => call.name)).toEqual(['UpdateItemCommand', 'UpdateItemCommand']);
+    expect(sent[1]?.input).toMatchObject({
+      UpdateExpression: 'SET #windows.#window = :until, #windows.#holder = :until',
+      ConditionExpression: '#windows.#window = :theirs',
+      ExpressionAttributeValues: { ':until': { N: String(NOW + 10_000) }, ':theirs': { N: String(NOW + 5_000) } },
+    });
+  });
+
+  it('coalesces against a window another request opened, whatever the holder', async () => {
+    const otherWindow = { [slot.coalesceKey]: NOW + 5_000, [`${slot.coalesceKey}|held-by|typing#msg_2`]: NOW + 5_000 };
+    const { state, sent } = stateWith([{ refusedWith: bucket(NOW + 1_500, otherWindow) }]);
+    await expect(state.takeTypingSlot({ ...slot, holder: 'typing#msg_1' })).resolves.toEqual({ kind: 'coalesced' });
+    expect(sent).toHaveLength(1);
+  });
+
   it('still asks for a typing slot on a budget it saw spent, since the dialog’s window may be open', async () => {
     // Prepare
     const { state, sent } = stateWith([

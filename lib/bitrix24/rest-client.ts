@@ -103,75 +103,130 @@ async function readEnvelope(response: Response): Promise<Record<string, unknown>
   );
 }
 
+/** What one attempt got from the portal, before the call adds its attempt count. */
+interface AttemptResult {
+  result: unknown;
+  status: number;
+  operatingResetAt?: number;
+}
+
+/** The backoff between retries, fixed when the client is built. */
+interface Backoff {
+  baseMs: number;
+  capMs: number;
+  random: () => number;
+}
+
+/** A request that failed in transit: cut off by its timeout, or lost on the network. */
+function transportError(error: unknown, status: number, timeoutMs: number, otherwise: string): Bitrix24Error {
+  const name = (error as { name?: string }).name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new Bitrix24Error(TRANSPORT.timeout, status, `no answer within ${timeoutMs} ms`, undefined, {
+      cause: error,
+    });
+  }
+  return new Bitrix24Error(TRANSPORT.network, status, errorCode(error) ?? otherwise, undefined, { cause: error });
+}
+
+async function post(
+  doFetch: typeof fetch,
+  target: RestTarget,
+  method: string,
+  params: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<Response> {
+  // OAuth tokens travel in the body, not the query string, so they stay out of any access log on the way.
+  const body = target.kind === 'oauth' ? { ...params, auth: target.accessToken } : params;
+  try {
+    return await doFetch(urlFor(target, method), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+      // A renamed portal's old address answers 302; following it would send the token or webhook code to a
+      // host nobody verified. The portal layer decides what a redirect means.
+      redirect: 'manual',
+    });
+  } catch (error) {
+    throw transportError(error, 0, timeoutMs, 'request failed');
+  }
+}
+
+/** What a REST envelope says: its result, or the portal's error with when to try again. */
+function resultOf(envelope: Record<string, unknown>, response: Response): AttemptResult {
+  const resetAt = operatingResetAt(envelope);
+  if (typeof envelope.error === 'string') {
+    const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
+    const untilReset = resetAt === undefined ? undefined : Math.max(1, Math.ceil(resetAt - Date.now() / 1000));
+    const error = new Bitrix24Error(
+      envelope.error,
+      response.status,
+      description,
+      parseRetryAfter(response.headers.get('retry-after')) ?? untilReset,
+    );
+    error.operatingResetAt = resetAt;
+    throw error;
+  }
+  if (!response.ok || !('result' in envelope)) {
+    throw new Bitrix24Error(
+      TRANSPORT.invalidResponse,
+      response.status,
+      `portal answered ${response.status} without a result`,
+    );
+  }
+  return { result: envelope.result, status: response.status, operatingResetAt: resetAt };
+}
+
+/** One HTTP attempt of a REST call; every failure is a Bitrix24Error. */
+async function attempt(
+  doFetch: typeof fetch,
+  target: RestTarget,
+  method: string,
+  params: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<AttemptResult> {
+  const response = await post(doFetch, target, method, params, timeoutMs);
+  if (response.status >= 300 && response.status < 400) throw await movedError(response);
+  let envelope: Record<string, unknown>;
+  try {
+    envelope = await readEnvelope(response);
+  } catch (error) {
+    if (error instanceof Bitrix24Error) throw error;
+    throw transportError(error, response.status, timeoutMs, 'response interrupted');
+  }
+  return resultOf(envelope, response);
+}
+
+/** How long to wait before retrying a failed attempt, or undefined when resending cannot help. */
+function retryDelayMs(error: Bitrix24Error, attempts: number, backoff: Backoff): number | undefined {
+  if (error.isRateLimited) {
+    // Full jitter keeps many containers from retrying into the portal's bucket in lockstep.
+    const jittered = backoff.random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempts - 1));
+    return Math.max(jittered, (error.retryAfterSeconds ?? 0) * 1000);
+  }
+  if (error.code === TRANSPORT.network && RESET_CODES.has(errorCode(error.cause) ?? '')) return backoff.random() * 50;
+  return undefined;
+}
+
+/** Whether a retry after waitMs is allowed: by the deadline, and for a rate limit by the caller's budget. */
+async function retryAdmitted(
+  error: Bitrix24Error,
+  waitMs: number,
+  deadline: Deadline,
+  callOptions: CallOptions,
+): Promise<boolean> {
+  // Only retry if the wait still leaves room for a real attempt before the deadline.
+  if (waitMs + 100 > deadline.remainingMs()) return false;
+  return !error.isRateLimited || !callOptions.mayRetry || (await callOptions.mayRetry());
+}
+
 export function createRestClient(options: RestClientOptions): RestClient {
   const doFetch = options.fetch ?? fetch;
-  const random = options.random ?? Math.random;
-  const base = options.backoffBaseMs ?? 300;
-  const cap = options.backoffCapMs ?? 2_000;
-
-  async function attempt(target: RestTarget, method: string, params: Record<string, unknown>, timeoutMs: number) {
-    // OAuth tokens travel in the body, not the query string, so they stay out of any access log on the way.
-    const body = target.kind === 'oauth' ? { ...params, auth: target.accessToken } : params;
-    let response: Response;
-    try {
-      response = await doFetch(urlFor(target, method), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        // A renamed portal's old address answers 302; following it would send the token or webhook code to a
-        // host nobody verified. The portal layer decides what a redirect means.
-        redirect: 'manual',
-      });
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new Bitrix24Error(TRANSPORT.timeout, 0, `no answer within ${timeoutMs} ms`, undefined, { cause: error });
-      }
-      throw new Bitrix24Error(TRANSPORT.network, 0, errorCode(error) ?? 'request failed', undefined, { cause: error });
-    }
-    if (response.status >= 300 && response.status < 400) throw await movedError(response);
-    let envelope: Record<string, unknown>;
-    try {
-      envelope = await readEnvelope(response);
-    } catch (error) {
-      if (error instanceof Bitrix24Error) throw error;
-      const name = (error as { name?: string }).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
-        throw new Bitrix24Error(TRANSPORT.timeout, response.status, `no answer within ${timeoutMs} ms`, undefined, {
-          cause: error,
-        });
-      }
-      throw new Bitrix24Error(
-        TRANSPORT.network,
-        response.status,
-        errorCode(error) ?? 'response interrupted',
-        undefined,
-        { cause: error },
-      );
-    }
-    const resetAt = operatingResetAt(envelope);
-    if (typeof envelope.error === 'string') {
-      const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
-      const untilReset = resetAt === undefined ? undefined : Math.max(1, Math.ceil(resetAt - Date.now() / 1000));
-      const error = new Bitrix24Error(
-        envelope.error,
-        response.status,
-        description,
-        parseRetryAfter(response.headers.get('retry-after')) ?? untilReset,
-      );
-      error.operatingResetAt = resetAt;
-      throw error;
-    }
-    if (!response.ok || !('result' in envelope)) {
-      throw new Bitrix24Error(
-        TRANSPORT.invalidResponse,
-        response.status,
-        `portal answered ${response.status} without a result`,
-      );
-    }
-    return { result: envelope.result, status: response.status, operatingResetAt: resetAt };
-  }
+  const backoff: Backoff = {
+    baseMs: options.backoffBaseMs ?? 300,
+    capMs: options.backoffCapMs ?? 2_000,
+    random: options.random ?? Math.random,
+  };
 
   return {
     async call<T>(
@@ -181,30 +236,18 @@ export function createRestClient(options: RestClientOptions): RestClient {
       deadline: Deadline,
       callOptions: CallOptions = {},
     ) {
-      let attempts = 0;
-      for (;;) {
-        attempts += 1;
+      for (let attempts = 1; ; attempts += 1) {
         const timeoutMs = deadline.timeoutFor(options.timeoutMs);
         if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the call');
         try {
-          const { result, status, operatingResetAt } = await attempt(target, method, params, timeoutMs);
+          const { result, status, operatingResetAt } = await attempt(doFetch, target, method, params, timeoutMs);
           return { result: result as T, attempts, status, operatingResetAt };
         } catch (error) {
-          if (error instanceof Bitrix24Error) error.attempts = attempts;
-          if (!(error instanceof Bitrix24Error) || attempts >= options.maxAttempts) throw error;
-          let waitMs: number;
-          if (error.isRateLimited) {
-            // Full jitter keeps many containers from retrying into the portal's bucket in lockstep.
-            const backoff = random() * Math.min(cap, base * 2 ** (attempts - 1));
-            waitMs = Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000);
-          } else if (error.code === TRANSPORT.network && RESET_CODES.has(errorCode(error.cause) ?? '')) {
-            waitMs = random() * 50;
-          } else {
-            throw error;
-          }
-          // Only retry if the wait still leaves room for a real attempt before the deadline.
-          if (waitMs + 100 > deadline.remainingMs()) throw error;
-          if (error.isRateLimited && callOptions.mayRetry && !(await callOptions.mayRetry())) throw error;
+          if (!(error instanceof Bitrix24Error)) throw error;
+          error.attempts = attempts;
+          if (attempts >= options.maxAttempts) throw error;
+          const waitMs = retryDelayMs(error, attempts, backoff);
+          if (waitMs === undefined || !(await retryAdmitted(error, waitMs, deadline, callOptions))) throw error;
           await sleep(waitMs);
         }
       }

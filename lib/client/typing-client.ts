@@ -1,8 +1,8 @@
 import { parseRetryAfter } from '../retry/retry-after.js';
-import { isSigningKey } from '../signing/signing-key.js';
-import { signRequest } from '../signing/standard-webhooks.js';
-import { isTypingErrorCode, TypingClientOptionsError, TypingError, type TypingErrorCode } from './errors.js';
+import { signRequest, type SignedHeaders } from '../signing/standard-webhooks.js';
+import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
 import { keepTyping, type KeepTypingOptions } from './keep-typing.js';
+import { settingsOf, type ClientSettings } from './settings.js';
 import type { TypingStatus } from './typing-status.js';
 
 export interface TypingClientOptions {
@@ -58,7 +58,6 @@ export interface TypingClient {
   keepTyping<T>(request: TypingRequest, work: Promise<T> | (() => Promise<T>), options?: KeepTypingOptions): Promise<T>;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 4, baseMs: 250, capMs: 4_000, deadlineMs: 15_000 } as const;
 // Waiting only to be cut off by the deadline straight away would turn a meaningful error into TIMEOUT.
 const MIN_ATTEMPT_MS = 100;
 
@@ -75,41 +74,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-const shown = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
-// The usual cause of a missing option: `process.env.TYPING_URL!` read from an environment that does not set it.
-const UNSET = 'is the environment variable you read it from set?';
-
-function endpointOf(base: unknown): string {
-  if (base === undefined || base === null || base === '')
-    throw new TypingClientOptionsError('url', `url is missing (got ${shown(base)}; ${UNSET})`);
-  if (typeof base !== 'string' || !URL.canParse(base) || !/^https?:$/.test(new URL(base).protocol)) {
-    throw new TypingClientOptionsError(
-      'url',
-      `url must be the service's http(s) base URL, e.g. https://abc123.execute-api.eu-central-1.amazonaws.com (got ${shown(base)})`,
-    );
-  }
-  const url = new URL(base);
-  if (!url.pathname.endsWith('/typing')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/typing`;
-  return url.toString();
-}
-
-function keysOf(key: unknown): string[] {
-  if (key === undefined || key === null || key === '')
-    throw new TypingClientOptionsError(
-      'key',
-      `key is missing: pass the whsec_... signing key you were given (got ${shown(key)}; ${UNSET})`,
-    );
-  const keys = typeof key === 'string' ? [key] : Array.isArray(key) ? [...(key as unknown[])] : undefined;
-  // Never echo a key: it is a credential, and a near-miss may be a real one.
-  if (keys === undefined || keys.length === 0 || keys.some((k) => !isSigningKey(k))) {
-    throw new TypingClientOptionsError(
-      'key',
-      'key must be a whsec_<base64> signing key of 24-64 bytes (Standard Webhooks), or a non-empty array of them',
-    );
-  }
-  return keys as string[];
 }
 
 function failureFrom(response: Response, text: string, attempts: number): TypingError {
@@ -139,6 +103,139 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
   });
 }
 
+/** One signed attempt of a logical request. */
+interface Attempt {
+  /** 1 for the first. */
+  number: number;
+  body: string;
+  signed: SignedHeaders;
+  timeoutMs: number;
+  /** The caller's own signal, if any. */
+  signal?: AbortSignal;
+}
+
+/** A 2xx answer: the service's `{ ok: true }`, or an UNEXPECTED_RESPONSE. */
+function resultFrom(response: Response, text: string, attempt: number): TypingResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const answer = parsed as { ok?: unknown; indicatorSeconds?: unknown } | undefined;
+  if (answer?.ok === true) {
+    const shows = answer.indicatorSeconds;
+    return typeof shows === 'number' && Number.isFinite(shows) ? { ok: true, indicatorSeconds: shows } : { ok: true };
+  }
+  throw new TypingError({
+    code: 'UNEXPECTED_RESPONSE',
+    status: response.status,
+    detail: `HTTP ${response.status} without {"ok": true}.`,
+    attempts: attempt,
+  });
+}
+
+/** A request that got no answer: cut off by the attempt's timeout, or lost on the network. */
+function transportFailure(error: unknown, timedOut: boolean, endpoint: string, attempt: Attempt): TypingError {
+  return timedOut
+    ? new TypingError({
+        code: 'TIMEOUT',
+        status: 0,
+        detail: `No answer within ${attempt.timeoutMs} ms.`,
+        attempts: attempt.number,
+        cause: error,
+      })
+    : new TypingError({
+        code: 'NETWORK_ERROR',
+        status: 0,
+        detail: `Could not reach ${new URL(endpoint).origin}.`,
+        attempts: attempt.number,
+        cause: error,
+      });
+}
+
+/**
+ * Sends one attempt. Resolves with the result, or with a failure worth retrying; a failure no retry changes, and
+ * the caller's abort, reject.
+ */
+async function sendAttempt(settings: ClientSettings, attempt: Attempt): Promise<TypingResult | TypingError> {
+  const timeout = AbortSignal.timeout(attempt.timeoutMs);
+  const signal = attempt.signal ? AbortSignal.any([attempt.signal, timeout]) : timeout;
+  try {
+    const response = await settings.doFetch(settings.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, application/problem+json',
+        ...attempt.signed,
+      },
+      body: attempt.body,
+      signal,
+      redirect: 'error',
+    });
+    const text = await response.text();
+    if (response.ok) return resultFrom(response, text, attempt.number);
+    const failure = failureFrom(response, text, attempt.number);
+    if (!failure.retryable) throw failure;
+    return failure;
+  } catch (error) {
+    if (error instanceof TypingError) throw error;
+    if (attempt.signal?.aborted) throw attempt.signal.reason;
+    return transportFailure(error, timeout.aborted, settings.endpoint, attempt);
+  }
+}
+
+/** How long to wait before the next attempt, or undefined when none is left or it would not fit the deadline. */
+function retryDelayMs(
+  failure: TypingError,
+  attempt: number,
+  settings: ClientSettings,
+  deadlineAt: number,
+): number | undefined {
+  if (attempt >= settings.maxAttempts) return undefined;
+  // Full jitter spreads many callers' retries apart; the service's Retry-After is a floor, never shortened.
+  const backoffMs = Math.random() * Math.min(settings.capMs, settings.baseMs * 2 ** (attempt - 1));
+  const waitMs = Math.max(backoffMs, (failure.retryAfterSeconds ?? 0) * 1000);
+  if (Date.now() + waitMs + MIN_ATTEMPT_MS > deadlineAt) return undefined;
+  return waitMs;
+}
+
+/** One logical request: attempts under one `webhook-id`, each freshly signed, until an answer or the deadline. */
+async function sendWithRetries(
+  settings: ClientSettings,
+  request: TypingRequest,
+  sendOptions: SendOptions,
+): Promise<TypingResult> {
+  const deadlineAt = Date.now() + (sendOptions.deadlineMs ?? settings.deadlineMs);
+  const { portal, dialogId, botId, durationSeconds, status } = request;
+  const body = JSON.stringify({ portal, dialogId, botId, durationSeconds, status });
+  let id: string | undefined;
+  let last: TypingError | undefined;
+  for (let number = 1; ; number += 1) {
+    const remaining = deadlineAt - Date.now();
+    if (remaining <= 0) {
+      throw (
+        last ??
+        new TypingError({
+          code: 'TIMEOUT',
+          status: 0,
+          detail: 'The deadline passed before the first attempt.',
+          attempts: 0,
+        })
+      );
+    }
+    const signed = signRequest({ body, key: settings.keys, id });
+    id = signed['webhook-id'];
+    const timeoutMs = Math.min(settings.timeoutMs, remaining);
+    const outcome = await sendAttempt(settings, { number, body, signed, timeoutMs, signal: sendOptions.signal });
+    if (!(outcome instanceof TypingError)) return outcome;
+    last = outcome;
+    const waitMs = retryDelayMs(outcome, number, settings, deadlineAt);
+    if (waitMs === undefined) throw outcome;
+    await sleep(waitMs, sendOptions.signal);
+  }
+}
+
 /**
  * A client for `POST /typing`. Every request is signed (Standard Webhooks); one logical request keeps its
  * `webhook-id` across retries. The service is idempotent by that id: a retry after a lost answer gets the first
@@ -148,107 +245,10 @@ function failureFrom(response: Response, text: string, attempts: number): Typing
  * tolerance.
  */
 export function createTypingClient(options: TypingClientOptions): TypingClient {
-  if (options === null || typeof options !== 'object')
-    throw new TypingClientOptionsError('options', 'pass { url, key } (the service URL and your signing key)');
-  const endpoint = endpointOf(options.url);
-  const keys = keysOf(options.key);
-  const doFetch = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULTS.maxAttempts);
-  const baseMs = options.backoff?.baseMs ?? DEFAULTS.baseMs;
-  const capMs = options.backoff?.capMs ?? DEFAULTS.capMs;
-
+  const settings = settingsOf(options);
   const client: TypingClient = {
     keepTyping: (request, work, keepOptions) => keepTyping(client, request, work, keepOptions),
-    async sendTyping(request, sendOptions = {}) {
-      const deadlineAt = Date.now() + (sendOptions.deadlineMs ?? DEFAULTS.deadlineMs);
-      const { portal, dialogId, botId, durationSeconds, status } = request;
-      const body = JSON.stringify({ portal, dialogId, botId, durationSeconds, status });
-      let id: string | undefined;
-      let last: TypingError | undefined;
-      for (let attempt = 1; ; attempt += 1) {
-        const remaining = deadlineAt - Date.now();
-        if (remaining <= 0) {
-          throw (
-            last ??
-            new TypingError({
-              code: 'TIMEOUT',
-              status: 0,
-              detail: 'The deadline passed before the first attempt.',
-              attempts: 0,
-            })
-          );
-        }
-        const attemptMs = Math.min(timeoutMs, remaining);
-        const signed = signRequest({ body, key: keys, id });
-        id = signed['webhook-id'];
-        const timeout = AbortSignal.timeout(attemptMs);
-        const signal = sendOptions.signal ? AbortSignal.any([sendOptions.signal, timeout]) : timeout;
-        let failure: TypingError;
-        try {
-          const response = await doFetch(endpoint, {
-            method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              accept: 'application/json, application/problem+json',
-              ...signed,
-            },
-            body,
-            signal,
-            redirect: 'error',
-          });
-          const text = await response.text();
-          if (response.ok) {
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            const answer = parsed as { ok?: unknown; indicatorSeconds?: unknown } | undefined;
-            if (answer?.ok === true) {
-              const shows = answer.indicatorSeconds;
-              return typeof shows === 'number' && Number.isFinite(shows)
-                ? { ok: true, indicatorSeconds: shows }
-                : { ok: true };
-            }
-            throw new TypingError({
-              code: 'UNEXPECTED_RESPONSE',
-              status: response.status,
-              detail: `HTTP ${response.status} without {"ok": true}.`,
-              attempts: attempt,
-            });
-          }
-          failure = failureFrom(response, text, attempt);
-          if (!failure.retryable) throw failure;
-        } catch (error) {
-          if (error instanceof TypingError) throw error;
-          if (sendOptions.signal?.aborted) throw sendOptions.signal.reason;
-          failure = timeout.aborted
-            ? new TypingError({
-                code: 'TIMEOUT',
-                status: 0,
-                detail: `No answer within ${attemptMs} ms.`,
-                attempts: attempt,
-                cause: error,
-              })
-            : new TypingError({
-                code: 'NETWORK_ERROR',
-                status: 0,
-                detail: `Could not reach ${new URL(endpoint).origin}.`,
-                attempts: attempt,
-                cause: error,
-              });
-        }
-        last = failure;
-        if (attempt >= maxAttempts) throw failure;
-        // Full jitter spreads many callers' retries apart; the service's Retry-After is a floor, never shortened.
-        const backoffMs = Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
-        const waitMs = Math.max(backoffMs, (failure.retryAfterSeconds ?? 0) * 1000);
-        if (Date.now() + waitMs + MIN_ATTEMPT_MS > deadlineAt) throw failure;
-        await sleep(waitMs, sendOptions.signal);
-      }
-    },
+    sendTyping: (request, sendOptions = {}) => sendWithRetries(settings, request, sendOptions),
   };
   return client;
 }

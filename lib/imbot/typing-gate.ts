@@ -92,10 +92,11 @@ export class TypingGate {
     }
     const budgetKey = target.portal.domain;
     const budget = this.budgetOf(target.portal);
+    const method = api === 'v2' ? NOTIFY_METHOD : SEND_TYPING_METHOD;
     const decision: Promise<TypingSlot> =
       windowMs > 0 && this.recent.get(key, this.now())
         ? Promise.resolve({ kind: 'coalesced' })
-        : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget, holder });
+        : this.state.takeTypingSlot({ coalesceKey: key, windowMs, budgetKey, budget, holder, method });
     // Settled or not, nobody may be left with an unhandled rejection if the reservation is never used.
     decision.catch(() => undefined);
     const metrics = this.options.metrics ?? noMetrics;
@@ -106,6 +107,7 @@ export class TypingGate {
         return admitted;
       },
       release: () => this.state.releaseTypingSlot(key),
+      hold: (untilMs) => this.state.holdMethod(budgetKey, method, untilMs),
       remember: () => {
         if (windowMs > 0) this.recent.set(key, true, this.now() + windowMs, this.now());
       },
@@ -126,6 +128,8 @@ export class TypingGate {
 interface SlotActions {
   admit: () => Promise<boolean>;
   release: () => Promise<void>;
+  /** Holds the call's method back on the portal for every container, until the portal takes it again. */
+  hold: (untilMs: number) => Promise<void>;
   remember: () => void;
   metrics: Metrics;
   now: () => number;
@@ -152,6 +156,19 @@ export class TypingReservation {
       const method = this.api === 'v2' ? NOTIFY_METHOD : SEND_TYPING_METHOD;
       return { botId: this.botId, attempts: 0, upstreamStatus: 0, refreshed: false, coalesced: true, method };
     }
+    if (slot.kind === 'held') {
+      // Some container learnt that the portal stopped taking this method until its time budget resets.
+      metrics.add('RateBudgetRefusals');
+      throw new ServiceError(
+        'UPSTREAM_RATE_LIMITED',
+        "The portal's time budget for this method is spent; retry later.",
+        {
+          retryAfterSeconds: Math.max(1, Math.ceil(slot.retryAfterMs / 1000)),
+          upstreamCode: 'OPERATION_TIME_LIMIT',
+          attempts: 0,
+        },
+      );
+    }
     if (slot.kind === 'rate-limited') {
       // The portal was not touched: the answer comes from our own count of its bucket.
       metrics.add('RateBudgetRefusals');
@@ -171,6 +188,10 @@ export class TypingReservation {
       measureCall(metrics, now() - started, known?.attempts, known?.code.startsWith('UPSTREAM_') ?? false);
       // Nothing is showing: the next request for this dialog must try the portal again.
       await this.actions.release();
+      // The method's time budget is spent until the portal's reset: tell every container, so none calls before.
+      if (known?.upstreamCode === 'OPERATION_TIME_LIMIT' && known.retryAfterSeconds !== undefined) {
+        await this.actions.hold(now() + known.retryAfterSeconds * 1000).catch(() => undefined);
+      }
       throw error;
     }
   }

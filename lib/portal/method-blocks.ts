@@ -11,10 +11,10 @@ import { DEFAULT_OPERATION_WAIT_SECONDS } from './upstream-errors.js';
  * `OPERATION_TIME_LIMIT` until the oldest basket resets (`time.operating_reset_at`), which can be minutes away.
  * Calling again before then only spends request budget, so calls wait here instead.
  *
- * The port is small so that a shared store can back it. This container's memory backs it for now: the shared
- * state's port offers `claim`, which tells only the claimant that a key is held, and a block must be readable by
- * every container. A block learnt in one container therefore holds only there; others learn it from their own
- * first 429.
+ * This container's memory backs it, for every portal call this container makes. Typing calls are also held back
+ * across containers: the typing gate (lib/imbot) records the hold in the shared state's budget item, whose one
+ * conditional write per typing request refuses the held method, so another container does not spend a call to
+ * learn it.
  */
 export interface MethodBlocks {
   /** Milliseconds until `method` may be called on `portal` again; 0 when it may be called now. */

@@ -46,7 +46,8 @@ export function claimPut(tableName: string, id: string, now: number, ttlMs: numb
 export type BudgetBranch = 'new' | 'idle' | 'busy';
 
 export function budgetBranchOf(item: Item | undefined, now: number, gcra: Gcra) {
-  if (item === undefined) return { kind: 'new' } as const;
+  // An item a method hold created has no `tat` yet: its first admission is a new bucket's.
+  if (item === undefined || item.tat === undefined) return { kind: 'new' } as const;
   return bucketState(readNumber(item, 'tat'), now, gcra);
 }
 
@@ -84,6 +85,29 @@ export interface BudgetUpdate {
   window?: { key: string; until: number; holder?: string };
   /** Windows seen lapsed earlier, removed on the way so the item stays small. */
   lapsed?: string[];
+  /** The method the admission is for: refused while the item holds it back (`holdOf`). */
+  method?: string;
+}
+
+/** A method held back on the budget's portal: a top-level attribute, so a hold needs no map to exist first. */
+export const holdAttribute = (method: string) => `hold#${method.toLowerCase()}`;
+
+/** Until when (ms) `item` holds `method` back, if it does. */
+export const holdOf = (item: Item | undefined, method: string) => readNumber(item, holdAttribute(method));
+
+/**
+ * Holds `method` back until `untilMs`, only ever later than a hold already stored. The item lives two minutes past
+ * the hold: longer than any bucket state an admission wrote, so the hold never shortens the item's life.
+ */
+export function holdUpdate(tableName: string, budgetKey: string, method: string, untilMs: number) {
+  return {
+    TableName: tableName,
+    Key: { id: str(ITEM_ID.budget(budgetKey)) },
+    UpdateExpression: 'SET #hold = :until, #expiration = :expiration',
+    ConditionExpression: 'attribute_not_exists(#hold) OR #hold < :until',
+    ExpressionAttributeNames: { '#hold': holdAttribute(method), '#expiration': 'expiration' },
+    ExpressionAttributeValues: { ':until': num(untilMs), ':expiration': expirationOf(untilMs + 120_000) },
+  } satisfies UpdateItemCommandInput;
 }
 
 /** At most this many lapsed windows are removed per write, to keep the expression small. */
@@ -123,6 +147,10 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
     if (window.holder !== undefined)
       set.push(`${windows()}.${e.name(holderKey(window.key, window.holder))} = ${until}`);
     conditions.push(`(attribute_not_exists(${path}) OR ${path} < ${e.value(num(now))})`);
+  }
+  if (update.method !== undefined) {
+    const hold = e.name(holdAttribute(update.method));
+    conditions.push(`(attribute_not_exists(${hold}) OR ${hold} <= ${e.value(num(now))})`);
   }
   const pruned = branch === 'new' ? [] : (update.lapsed ?? []).filter((key) => key !== window?.key);
   const remove = pruned.slice(0, MAX_PRUNED).map((key) => `${windows()}.${e.name(key)}`);

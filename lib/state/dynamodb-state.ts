@@ -24,6 +24,8 @@ import {
   budgetUpdate,
   claimPut,
   holderKey,
+  holdOf,
+  holdUpdate,
   ITEM_ID,
   readNumber,
   str,
@@ -141,9 +143,22 @@ class DynamoDBState implements SharedState {
     return { admitted: true };
   }
 
-  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget, holder }: TypingSlotRequest): Promise<TypingSlot> {
-    if (windowMs <= 0) return this.decide('takeTypingSlot', budgetKey, budget);
-    return this.decide('takeTypingSlot', budgetKey, budget, { key: coalesceKey, windowMs, holder });
+  async takeTypingSlot(request: TypingSlotRequest): Promise<TypingSlot> {
+    const { coalesceKey: key, windowMs, budgetKey, budget, holder, method } = request;
+    return this.decide(
+      'takeTypingSlot',
+      budgetKey,
+      budget,
+      windowMs > 0 ? { key, windowMs, holder } : undefined,
+      method,
+    );
+  }
+
+  async holdMethod(budgetKey: string, method: string, untilMs: number): Promise<void> {
+    const update = holdUpdate(this.options.tableName, budgetKey, method, untilMs);
+    await this.write('holdMethod', (client, abortSignal) =>
+      client.send(new UpdateItemCommand(update), { abortSignal }),
+    );
   }
 
   async releaseTypingSlot(coalesceKey: string): Promise<void> {
@@ -166,6 +181,7 @@ class DynamoDBState implements SharedState {
     budgetKey: string,
     budget: Budget,
     window?: { key: string; windowMs: number; holder?: string },
+    method?: string,
   ): Promise<TypingSlot> {
     const gcra = gcraOf(budget);
     // One instant for every attempt. With a fresh clock per attempt, a burst whose writes queue on the item for
@@ -188,6 +204,7 @@ class DynamoDBState implements SharedState {
         branch: branch.kind === 'over' ? 'busy' : branch.kind,
         window: opened,
         lapsed: this.views.get(budgetKey, now)?.lapsed,
+        method,
       });
       try {
         const out = await this.send((client, signal) =>
@@ -207,6 +224,9 @@ class DynamoDBState implements SharedState {
           // A copy of this same request holds the window: it is this request's, and its unit is spent already.
           return byCopy === open ? this.takeOver(budgetKey, opened, open, now) : { kind: 'coalesced' };
         }
+        const heldUntil = method === undefined ? undefined : holdOf(error.Item, method);
+        if (heldUntil !== undefined && heldUntil > now)
+          return { kind: 'held', retryAfterMs: Math.max(1, heldUntil - now) };
         branch = budgetBranchOf(error.Item, now, gcra);
         if (branch.kind === 'over') return { kind: 'rate-limited', retryAfterMs: branch.retryAfterMs };
       }

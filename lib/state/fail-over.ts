@@ -70,6 +70,14 @@ class FailOverState implements SharedState {
     ]);
   }
 
+  async holdMethod(budgetKey: string, method: string, untilMs: number): Promise<void> {
+    // In memory too: while the table fails, this container still knows what it learnt.
+    await Promise.all([
+      this.use('holdMethod', (store) => store.holdMethod(budgetKey, method, untilMs)),
+      this.memory.holdMethod(budgetKey, method, untilMs),
+    ]);
+  }
+
   admit(budgetKey: string, budget: Budget): Promise<Admission> {
     return this.use('admit', (store) => store.admit(budgetKey, budget));
   }

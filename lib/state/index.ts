@@ -14,7 +14,8 @@
  * |                         |                            | coalesceKey to end in ms, and       | windows pruned on write |
  * |                         |                            | `<coalesceKey>|held-by|<holder>`    |                         |
  * |                         |                            | beside a window a named request     |                         |
- * |                         |                            | opened)                             |                         |
+ * |                         |                            | opened), `hold#<method>` (ms: the   | or two past a hold      |
+ * |                         | holdMethod                 | portal holds the method back)       |                         |
  * | `idempotency#<sha-256>` | runIdempotent (Powertools) | status, data, validation,           | idempotencyTtlSeconds   |
  * |                         |                            | in_progress_expiration (ms)         |                         |
  *

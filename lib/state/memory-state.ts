@@ -29,6 +29,9 @@ interface IdempotencyRecord {
   running: Promise<StoredAnswer | undefined>;
 }
 
+/** Method names are case-insensitive on the platform. */
+const holdKey = (budgetKey: string, method: string) => `${budgetKey}|${method.toLowerCase()}`;
+
 export function createMemoryState(options: MemoryStateOptions): SharedState {
   return new MemoryState(options);
 }
@@ -53,6 +56,8 @@ class MemoryState implements SharedState {
   /** Each budget's `tat`, kept until it passes: a bucket without an entry is idle. */
   private readonly budgets: ExpiringMap<number>;
   private readonly records: ExpiringMap<IdempotencyRecord>;
+  /** Methods held back per budget (`<budgetKey>|<method>`), until when. */
+  private readonly holds: ExpiringMap<number>;
 
   constructor(private readonly options: MemoryStateOptions) {
     this.now = options.now ?? Date.now;
@@ -60,6 +65,7 @@ class MemoryState implements SharedState {
     this.windows = new ExpiringMap(options.maxEntries);
     this.budgets = new ExpiringMap(options.maxEntries);
     this.records = new ExpiringMap(options.maxEntries);
+    this.holds = new ExpiringMap(options.maxEntries);
   }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
@@ -73,12 +79,15 @@ class MemoryState implements SharedState {
     this.claims.delete(key);
   }
 
-  async takeTypingSlot({ coalesceKey, windowMs, budgetKey, budget, holder }: TypingSlotRequest): Promise<TypingSlot> {
+  async takeTypingSlot(request: TypingSlotRequest): Promise<TypingSlot> {
+    const { coalesceKey, windowMs, budgetKey, budget, holder, method } = request;
     const now = this.now();
     const openedBy = windowMs > 0 ? this.windows.get(coalesceKey, now) : undefined;
     // A window a copy of this same request opened is this request's own (its unit is spent already).
     if (openedBy !== undefined)
       return openedBy !== '' && openedBy === holder ? { kind: 'acquired' } : { kind: 'coalesced' };
+    const heldUntil = method === undefined ? undefined : this.holds.get(holdKey(budgetKey, method), now);
+    if (heldUntil !== undefined) return { kind: 'held', retryAfterMs: Math.max(1, heldUntil - now) };
     const admission = this.admitNow(budgetKey, budget, now);
     if (!admission.admitted) return { kind: 'rate-limited', retryAfterMs: admission.retryAfterMs };
     if (windowMs > 0) this.windows.set(coalesceKey, holder ?? '', now + windowMs, now);
@@ -87,6 +96,12 @@ class MemoryState implements SharedState {
 
   async releaseTypingSlot(coalesceKey: string): Promise<void> {
     this.windows.delete(coalesceKey);
+  }
+
+  async holdMethod(budgetKey: string, method: string, untilMs: number): Promise<void> {
+    const now = this.now();
+    const key = holdKey(budgetKey, method);
+    if (untilMs > (this.holds.get(key, now) ?? now)) this.holds.set(key, untilMs, untilMs, now);
   }
 
   async admit(budgetKey: string, budget: Budget): Promise<Admission> {

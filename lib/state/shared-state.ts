@@ -21,7 +21,9 @@ export type TypingSlot =
   /** Another request typed in this dialog within the window (or is typing now): no portal call, no budget. */
   | { kind: 'coalesced' }
   /** The budget is spent: no portal call, and `retryAfterMs` is when the next unit frees up. */
-  | { kind: 'rate-limited'; retryAfterMs: number };
+  | { kind: 'rate-limited'; retryAfterMs: number }
+  /** The portal stopped taking this method for a while (`holdMethod`): no portal call until `retryAfterMs`. */
+  | { kind: 'held'; retryAfterMs: number };
 
 export interface TypingSlotRequest {
   /** One dialog of one bot on one portal. */
@@ -37,6 +39,8 @@ export interface TypingSlotRequest {
    * window hands it back, and nobody would type. A window a copy opened counts as this request's own.
    */
   holder?: string;
+  /** The portal method the call would make: refused as `held` while the portal holds it back (`holdMethod`). */
+  method?: string;
 }
 
 /** What a finished request answered, stored to answer its repeats the same way. Must survive JSON. */
@@ -74,6 +78,11 @@ export interface SharedState {
   takeTypingSlot(request: TypingSlotRequest): Promise<TypingSlot>;
   /** Closes this caller's coalescing window after its portal call failed; the budget unit stays spent. */
   releaseTypingSlot(coalesceKey: string): Promise<void>;
+  /**
+   * Holds back `method` on the budget's portal until `untilMs` for every container: typing slots that name it are
+   * refused as `held`. A later hold only ever extends an earlier one.
+   */
+  holdMethod(budgetKey: string, method: string, untilMs: number): Promise<void>;
   /** One admission against a budget on its own (a retry after the portal said its limit was exceeded). */
   admit(budgetKey: string, budget: Budget): Promise<Admission>;
   /**

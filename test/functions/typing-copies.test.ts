@@ -43,6 +43,7 @@ function storeWithSlotsReversed(): SharedState {
     takeTypingSlot,
     releaseTypingSlot: (k) => store.releaseTypingSlot(k),
     admit: (k, budget) => store.admit(k, budget),
+    holdMethod: (k, method, untilMs) => store.holdMethod(k, method, untilMs),
     runIdempotent: (request, work) => store.runIdempotent(request, work),
   };
 }

@@ -63,6 +63,7 @@ export function container(table: StateTable, options: Partial<SharedStateOptions
     takeTypingSlot: async (...args) => failIfCovered(await state.takeTypingSlot(...args)),
     releaseTypingSlot: async (...args) => failIfCovered(await state.releaseTypingSlot(...args)),
     admit: async (...args) => failIfCovered(await state.admit(...args)),
+    holdMethod: async (...args) => failIfCovered(await state.holdMethod(...args)),
     runIdempotent: async (...args) => failIfCovered(await state.runIdempotent(...args)),
   };
 }

@@ -92,4 +92,39 @@ describe('typing slots: coalescing and the portal budget together (moto)', () =>
     // Assess
     expect([first.kind, repeat.kind]).toEqual(['acquired', 'coalesced']);
   });
+
+  it('holds a method back for every container once one learnt the portal stopped taking it, until the hold ends', async () => {
+    // Prepare: one container learns the method's time budget is spent for 10 minutes
+    const clock = manualClock();
+    const [learnt, fresh] = containers(table, 2, { now: clock.now });
+    const typing = { ...slot('chat1', 'portal-hold'), method: 'imbot.chat.sendTyping' };
+    await learnt!.holdMethod('portal-hold', 'imbot.chat.sendTyping', clock.now() + 600_000);
+    await learnt!.holdMethod('portal-hold', 'imbot.chat.sendTyping', clock.now() + 5_000);
+    // Act
+    const held = await fresh!.takeTypingSlot(typing);
+    const otherMethod = await fresh!.takeTypingSlot({
+      ...slot('chat2', 'portal-hold'),
+      method: 'imbot.v2.Chat.InputAction.notify',
+    });
+    clock.advance(600_000);
+    const after = await fresh!.takeTypingSlot(typing);
+    // Assess: the later, shorter hold did not shorten the first
+    expect(held).toEqual({ kind: 'held', retryAfterMs: 600_000 });
+    expect([otherMethod.kind, after.kind]).toEqual(['acquired', 'acquired']);
+  });
+
+  it('admits the first request of a portal whose item a hold created, once the hold has ended', async () => {
+    // Prepare: the hold is the item's first write (no bucket state yet)
+    const clock = manualClock();
+    const state = container(table, { now: clock.now });
+    await state.holdMethod('portal-hold-first', 'imbot.chat.sendTyping', clock.now() + 1_000);
+    clock.advance(1_000);
+    // Act
+    const first = await state.takeTypingSlot({
+      ...slot('chat1', 'portal-hold-first'),
+      method: 'imbot.chat.sendTyping',
+    });
+    // Assess
+    expect(first).toEqual({ kind: 'acquired' });
+  });
 });

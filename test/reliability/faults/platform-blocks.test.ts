@@ -6,6 +6,7 @@ import { lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
 import { captureLogger } from '../../support/logs.js';
 import { recordScenario } from '../../support/report.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.js';
+import { container, useStateTable } from '../../integration/state/state-table.js';
 
 /**
  * The blocks a portal puts on an application, driven through POST /typing against the loopback portal's own
@@ -14,6 +15,7 @@ import { putSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.j
  */
 const FILE = 'test/reliability/faults/platform-blocks.test.ts';
 const METHOD = 'imbot.chat.sendTyping';
+const table = useStateTable();
 
 let prefix: string;
 let key: string;
@@ -27,14 +29,20 @@ afterEach(async () => {
   await Promise.all(portals.splice(0).map((p) => p.close()));
 });
 
-async function scenario() {
+/** A portal with a time budget, and `containers` warm containers of the typing function (sharing the state table). */
+async function scenario(containers = 1) {
   const portal = await startPortal({ domain: `b${random(4)}.bitrix24.test`, operatingLimitSeconds: 480 });
   portals.push(portal);
   await putSecret(`${prefix}/portals/${portal.domain}`, webhookBotOn(portal, 39).secret);
   const capture = captureLogger();
   const env = { CREDENTIALS_SOURCE: 'secrets-manager', TYPING_COALESCE_MS: '0', SECRETS_PREFIX: prefix };
-  const handler = createTypingHandler(typingDependencies(env, { logger: capture.logger }));
-  const send = async () => {
+  const handlers = Array.from({ length: containers }, () =>
+    createTypingHandler(
+      typingDependencies(env, { logger: capture.logger, ...(containers > 1 ? { state: container(table) } : {}) }),
+    ),
+  );
+  const send = async (to = 0) => {
+    const handler = handlers[to]!;
     const response = await handler(
       signedTypingEvent({ portal: portal.domain, dialogId: 'chat12', botId: 39 }, key),
       lambdaContext(10_000),
@@ -91,6 +99,34 @@ describe('platform blocks: POST /typing', () => {
       method: METHOD,
       resetFrom: 'last success',
     });
+  });
+
+  it('a method held back in one container is held back in all: a container that never called it answers 429 without a call', async () => {
+    // Prepare: two containers sharing the state table; each typing call costs 500 s of the method's 480 s budget
+    const { portal, send, typingCalls } = await scenario(2);
+    portal.setOperatingCost(METHOD, 500);
+    await send(0);
+    const learnt = await send(0);
+
+    // Act: the other container has never called the portal
+    const elsewhere = await send(1);
+
+    // Assess
+    recordScenario({
+      id: 'faults/portal-429-operation-time-limit-shared',
+      section: 'Faults',
+      scenario: 'OPERATION_TIME_LIMIT learnt in one container holds the method back in every container',
+      sent: 'two requests to one container (the second refused by the portal), then one to another container sharing the state table',
+      got: `${learnt.status} Retry-After ${learnt.retryAfter} in the first; ${elsewhere.status} ${String(elsewhere.body.code)} Retry-After ${elsewhere.retryAfter} in the other, ${typingCalls()} portal calls in all`,
+      figures: { portalCalls: typingCalls(), retryAfterSeconds: elsewhere.retryAfter },
+      command: `node scripts/test.mjs ${FILE} -t "a method held back in one container"`,
+      observations: typingCalls(),
+    });
+    expect([learnt.status, elsewhere.status]).toEqual([429, 429]);
+    expect(elsewhere.body).toMatchObject({ code: 'UPSTREAM_RATE_LIMITED', upstreamCode: 'OPERATION_TIME_LIMIT' });
+    expect(elsewhere.retryAfter).toBeGreaterThanOrEqual(589);
+    expect(elsewhere.retryAfter).toBeLessThanOrEqual(600);
+    expect(typingCalls()).toBe(2);
   });
 
   it('OVERLOAD_LIMIT: 502 UPSTREAM_BLOCKED after one call, logged at error level', async () => {

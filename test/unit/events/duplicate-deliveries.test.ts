@@ -43,6 +43,7 @@ function storeWithSlotsReversed(): SharedState {
     takeTypingSlot,
     releaseTypingSlot: (key) => store.releaseTypingSlot(key),
     admit: (key, budget) => store.admit(key, budget),
+    holdMethod: (key, method, untilMs) => store.holdMethod(key, method, untilMs),
     runIdempotent: (request, work) => store.runIdempotent(request, work),
   };
 }

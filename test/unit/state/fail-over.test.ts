@@ -31,6 +31,7 @@ function scriptedShared() {
     takeTypingSlot: (...args) => reach(() => healthy.takeTypingSlot(...args)),
     releaseTypingSlot: (...args) => reach(() => healthy.releaseTypingSlot(...args)),
     admit: (...args) => reach(() => healthy.admit(...args)),
+    holdMethod: (...args) => reach(() => healthy.holdMethod(...args)),
     runIdempotent: (...args) => reach(() => healthy.runIdempotent(...args)),
   };
   return { shared, script };

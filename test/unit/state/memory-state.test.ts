@@ -133,6 +133,27 @@ describe('memory state: typing slots', () => {
   });
 });
 
+describe('memory state: methods the portal holds back', () => {
+  it('refuses slots for a held method until the hold ends, and leaves other methods and portals alone', async () => {
+    // Prepare
+    const clock = manualClock();
+    const state = memory(clock);
+    await state.holdMethod('portal', 'imbot.chat.sendTyping', clock.now() + 90_000);
+    // A shorter hold learnt later never shortens the first.
+    await state.holdMethod('portal', 'IMBOT.CHAT.SENDTYPING', clock.now() + 1_000);
+    const typing = { ...slot('chat1'), method: 'imbot.chat.sendTyping' };
+    // Act
+    const held = await state.takeTypingSlot(typing);
+    const otherMethod = await state.takeTypingSlot({ ...slot('chat2'), method: 'imbot.v2.Chat.InputAction.notify' });
+    const otherPortal = await state.takeTypingSlot({ ...typing, budgetKey: 'other', coalesceKey: 'other|39|chat1' });
+    clock.advance(90_000);
+    const after = await state.takeTypingSlot(typing);
+    // Assess
+    expect(held).toEqual({ kind: 'held', retryAfterMs: 90_000 });
+    expect([otherMethod.kind, otherPortal.kind, after.kind]).toEqual(['acquired', 'acquired', 'acquired']);
+  });
+});
+
 describe('memory state: idempotent requests', () => {
   const request = { key: 'webhook-1', payloadHash: 'sha-a', remainingMs: 2_000 };
 

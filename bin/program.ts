@@ -8,7 +8,7 @@ import type { CommandGroup, CommandSpec, OptionSpec, OptionValues, SecretsContex
 import { botGroup } from './commands/bot.js';
 import { eventsGroup } from './commands/events.js';
 import { keysGroup } from './commands/keys.js';
-import { portalGroup } from './commands/portal.js';
+import { portalGroup } from './commands/portal/index.js';
 import { typingGroup } from './commands/typing.js';
 import { CliError, EXIT, failed, usageError, type CommandOutput } from './outcome.js';
 import { openSecrets, SECRETS_OPTIONS, SERVICE_REGION } from './secrets.js';

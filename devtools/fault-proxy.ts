@@ -157,6 +157,30 @@ function answerAs(mode: FaultMode, waiting: Held, upstream: URL, held: Set<Held>
   }
 }
 
+/** Counts over the requests received; they read the live list, so they follow `reset()`. */
+function requestCounts(requests: readonly ProxiedRequest[]): Pick<FaultProxy, 'counts' | 'count' | 'invocations'> {
+  const matching = (target: string, filter: { secretId?: string; since?: number } = {}) =>
+    requests.filter(
+      (r) =>
+        r.target === target &&
+        (filter.secretId === undefined || r.secretId === filter.secretId) &&
+        (filter.since === undefined || r.at >= filter.since),
+    );
+  return {
+    counts() {
+      const out: Record<string, number> = {};
+      for (const r of requests) out[r.target] = (out[r.target] ?? 0) + 1;
+      return out;
+    },
+    count(target, filter) {
+      return matching(target, filter).length;
+    },
+    invocations(target, filter) {
+      return new Set(matching(target, filter).map((r, index) => r.invocationId ?? `anonymous-${index}`)).size;
+    },
+  };
+}
+
 /** A loopback HTTP proxy in front of an AWS emulator whose failure mode a test switches at will. */
 export async function startFaultProxy(target: string, initialMode: FaultMode = 'pass'): Promise<FaultProxy> {
   const upstream = new URL(target);
@@ -192,14 +216,6 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
   });
   const { port } = server.address() as AddressInfo;
 
-  const matching = (target: string, filter: { secretId?: string; since?: number } = {}) =>
-    requests.filter(
-      (r) =>
-        r.target === target &&
-        (filter.secretId === undefined || r.secretId === filter.secretId) &&
-        (filter.since === undefined || r.at >= filter.since),
-    );
-
   return {
     url: `http://127.0.0.1:${port}`,
     get mode() {
@@ -220,17 +236,7 @@ export async function startFaultProxy(target: string, initialMode: FaultMode = '
       rules.length = 0;
     },
     requests,
-    counts() {
-      const out: Record<string, number> = {};
-      for (const r of requests) out[r.target] = (out[r.target] ?? 0) + 1;
-      return out;
-    },
-    count(target, filter) {
-      return matching(target, filter).length;
-    },
-    invocations(target, filter) {
-      return new Set(matching(target, filter).map((r, index) => r.invocationId ?? `anonymous-${index}`)).size;
-    },
+    ...requestCounts(requests),
     reset() {
       requests.length = 0;
     },

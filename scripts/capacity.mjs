@@ -25,8 +25,8 @@ function secretReadsPerSec(portalRates, scale, containers, ttl) {
   return (containers * (seen + PER_REQUEST.containerSecrets)) / ttl;
 }
 
-export function runScenario(portals, ttl = TTL_OVERRIDE ?? SERVICE.secretsCacheTtlSeconds) {
-  const day = simulateDay({ portals, meanTypingPerPortalPerSec: MEAN_TYPING_PER_PORTAL_PER_SEC });
+/** The Secrets Manager load over the day: each minute's warm containers and the secret reads they make. */
+function secretsLoad(day, ttl) {
   const meanSize = day.sizes.reduce((a, b) => a + b, 0) / day.sizes.length;
   const dayTotal = day.perMinute.reduce((a, b) => a + b, 0) / 1440;
   let secretCalls = 0;
@@ -47,24 +47,13 @@ export function runScenario(portals, ttl = TTL_OVERRIDE ?? SERVICE.secretsCacheT
     secretCalls += reads * 60;
     peakSecretRps = Math.max(peakSecretRps, reads);
   }
-  const monthSec = MONTH_DAYS * 86_400;
-  const typingReq = day.typingMean * monthSec;
-  const eventReq = day.eventsMean * monthSec;
-  const requests = typingReq + eventReq;
-  const gbSeconds = requests * durationSec * (SERVICE.memoryMb / 1024);
-  const writes = typingReq * PER_REQUEST.typing.dynamoWrites + eventReq * PER_REQUEST.event.dynamoWrites;
-  const monthSecretCalls = secretCalls * MONTH_DAYS;
-  const cost = {
-    lambda: (requests / 1e6) * PRICES.lambdaPerMillionRequests.usd + gbSeconds * PRICES.lambdaPerGbSecondArm.usd,
-    apiGateway: (requests / 1e6) * PRICES.httpApiPerMillionRequests.usd,
-    secretsCalls: (monthSecretCalls / 1e4) * PRICES.secretsPerTenThousandCalls.usd,
-    secretsStored: (portals + SERVICE.fixedSecrets) * PRICES.secretPerMonth.usd,
-    dynamodb: (writes / 1e6) * PRICES.dynamoPerMillionWrites.usd + 0.01 * PRICES.dynamoPerGbMonth.usd,
-    logs: ((requests * LOG_BYTES_PER_REQUEST) / 1e9) * PRICES.logsPerGbIngested.usd,
-    metrics: SERVICE.metricSeries * 2 * PRICES.metricPerMonth.usd,
-  };
+  return { secretCalls, peakSecretRps, peakContainers };
+}
+
+/** Each quota's load at the peak minute, its limit, and what a caller gets once it is reached. */
+function quotaUse(day, peakSecretRps) {
   const peakRps = day.typingPeak + day.eventsPeak;
-  const quotas = [
+  return [
     {
       quota: 'API stage throttle (API_THROTTLE_RATE)',
       load: peakRps,
@@ -96,6 +85,28 @@ export function runScenario(portals, ttl = TTL_OVERRIDE ?? SERVICE.secretsCacheT
       caller: '200 from container memory (StateStoreFailures)',
     },
   ].map((q) => ({ ...q, used: q.load / q.limit }));
+}
+
+export function runScenario(portals, ttl = TTL_OVERRIDE ?? SERVICE.secretsCacheTtlSeconds) {
+  const day = simulateDay({ portals, meanTypingPerPortalPerSec: MEAN_TYPING_PER_PORTAL_PER_SEC });
+  const { secretCalls, peakSecretRps, peakContainers } = secretsLoad(day, ttl);
+  const monthSec = MONTH_DAYS * 86_400;
+  const typingReq = day.typingMean * monthSec;
+  const eventReq = day.eventsMean * monthSec;
+  const requests = typingReq + eventReq;
+  const gbSeconds = requests * durationSec * (SERVICE.memoryMb / 1024);
+  const writes = typingReq * PER_REQUEST.typing.dynamoWrites + eventReq * PER_REQUEST.event.dynamoWrites;
+  const monthSecretCalls = secretCalls * MONTH_DAYS;
+  const cost = {
+    lambda: (requests / 1e6) * PRICES.lambdaPerMillionRequests.usd + gbSeconds * PRICES.lambdaPerGbSecondArm.usd,
+    apiGateway: (requests / 1e6) * PRICES.httpApiPerMillionRequests.usd,
+    secretsCalls: (monthSecretCalls / 1e4) * PRICES.secretsPerTenThousandCalls.usd,
+    secretsStored: (portals + SERVICE.fixedSecrets) * PRICES.secretPerMonth.usd,
+    dynamodb: (writes / 1e6) * PRICES.dynamoPerMillionWrites.usd + 0.01 * PRICES.dynamoPerGbMonth.usd,
+    logs: ((requests * LOG_BYTES_PER_REQUEST) / 1e9) * PRICES.logsPerGbIngested.usd,
+    metrics: SERVICE.metricSeries * 2 * PRICES.metricPerMonth.usd,
+  };
+  const quotas = quotaUse(day, peakSecretRps);
   return {
     portals,
     ttl,

@@ -1,11 +1,9 @@
-import { Bitrix24Error } from '../../lib/bitrix24/errors.js';
 import { isAcceptableEndpoint, type PortalCredentials } from '../../lib/portal/index.js';
-import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandContext, type CommandSpec } from '../command.js';
-import { failed, usageError } from '../outcome.js';
-import { callStoredPortal, modeOf } from '../portal-calls.js';
+import { usageError } from '../outcome.js';
+import { asPortalFailure, callStoredPortal, modeOf, requirePortal } from '../portal-calls.js';
 import { TAKES_EFFECT } from '../takes-effect.js';
-import { positiveInteger, requireDomain, requirePortal } from './portal.js';
+import { positiveInteger, requireDomain } from '../options.js';
 
 /** One imbot call on the stored portal; a portal error becomes the CLI's failure with the portal's own code. */
 async function imbotCall(
@@ -22,14 +20,7 @@ async function imbotCall(
     );
     return out.result;
   } catch (error) {
-    if (!(error instanceof Bitrix24Error)) throw error;
-    const description = error.description ? ` (${redactSecrets(error.description)})` : '';
-    throw failed(
-      error.code,
-      `${portal.domain}: ${method} failed with ${error.code}${description}`,
-      { portal: portal.domain },
-      { status: error.status },
-    );
+    throw asPortalFailure(error, portal.domain, method);
   }
 }
 

@@ -1,10 +1,8 @@
-import { Bitrix24Error } from '../../lib/bitrix24/errors.js';
-import { redactSecrets } from '../../lib/logging/index.js';
 import type { PortalCredentials } from '../../lib/portal/index.js';
 import { generateBotToken, generateEventsToken } from '../bot-records.js';
 import type { CommandContext } from '../command.js';
 import { failed, type CommandOutput } from '../outcome.js';
-import { callStoredPortal, modeOf } from '../portal-calls.js';
+import { asPortalFailure, callStoredPortal, modeOf } from '../portal-calls.js';
 import { TAKES_EFFECT } from '../takes-effect.js';
 
 /** The bot types `imbot.v2.Bot.register` takes (its docs also list `network`, which is not for us). */
@@ -47,14 +45,7 @@ export async function registerV2Bot(ctx: CommandContext, r: V2Registration): Pro
     if (!Number.isSafeInteger(botId) || botId <= 0)
       throw failed('INVALID_RESPONSE', 'imbot.v2.Bot.register answered without result.bot.id', { portal: domain });
   } catch (error) {
-    if (!(error instanceof Bitrix24Error)) throw error;
-    const description = error.description ? ` (${redactSecrets(error.description)})` : '';
-    throw failed(
-      error.code,
-      `${domain}: imbot.v2.Bot.register failed with ${error.code}${description}`,
-      { portal: domain },
-      { status: error.status },
-    );
+    throw asPortalFailure(error, domain, 'imbot.v2.Bot.register');
   }
 
   const secrets = ctx.secrets();

@@ -1,13 +1,11 @@
-import { Bitrix24Error } from '../../lib/bitrix24/errors.js';
 import { isAcceptableEndpoint } from '../../lib/portal/index.js';
-import { redactSecrets } from '../../lib/logging/index.js';
 import { stringOption, type CommandGroup, type CommandSpec } from '../command.js';
 import { failed, usageError } from '../outcome.js';
-import { callStoredPortal, modeOf } from '../portal-calls.js';
+import { requireDomain } from '../options.js';
+import { asPortalFailure, callStoredPortal, modeOf, requirePortal } from '../portal-calls.js';
 import { TAKES_EFFECT } from '../takes-effect.js';
 import { listBots, setHandler, unregisterBot } from './bot-admin.js';
 import { registerV2Bot, V2_BOT_TYPES } from './bot-v2.js';
-import { requireDomain, requirePortal } from './portal.js';
 
 const register: CommandSpec = {
   name: 'register',
@@ -73,14 +71,7 @@ const register: CommandSpec = {
       if (!Number.isSafeInteger(botId) || botId <= 0)
         throw failed('INVALID_RESPONSE', `imbot.register answered without a BOT_ID`, { portal: domain });
     } catch (error) {
-      if (!(error instanceof Bitrix24Error)) throw error;
-      const description = error.description ? ` (${redactSecrets(error.description)})` : '';
-      throw failed(
-        error.code,
-        `${domain}: imbot.register failed with ${error.code}${description}`,
-        { portal: domain },
-        { status: error.status },
-      );
+      throw asPortalFailure(error, domain, 'imbot.register');
     }
 
     const secrets = ctx.secrets();

@@ -106,6 +106,77 @@ function eventsEndpoint(raw: string): URL {
 const canCarrySecrets = (url: URL): boolean =>
   url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 
+/**
+ * The auth[...] values to send: those given on the command line or, with --stored-token, the --domain portal's
+ * stored ones; the notes say which token went out.
+ */
+async function eventAuth(
+  ctx: CommandContext,
+  url: URL,
+): Promise<{ domain?: string; token?: string; memberId?: string; notes: string[] }> {
+  const domain = stringOption(ctx.values, 'domain');
+  let token = stringOption(ctx.values, 'token');
+  let memberId = stringOption(ctx.values, 'member-id');
+  const useStored = ctx.values['stored-token'] === true;
+  const notes: string[] = [];
+  if (useStored && domain === undefined) throw usageError('--stored-token needs --domain');
+  if (useStored && token !== undefined) throw usageError('--stored-token and --token exclude each other');
+  if (useStored && !canCarrySecrets(url)) {
+    throw usageError(`--stored-token sends a stored secret: --url must be https (plain http only on loopback)`);
+  }
+  if (useStored && domain !== undefined) {
+    ctx.secrets(); // a bad --source is still a usage error
+    // A convenience only: an unreadable source must not stop a test event from going out.
+    const stored = await storedAuth(ctx, domain).catch((error: unknown) => {
+      notes.push(
+        `Kept the fixture's auth[application_token]: the stored one could not be read (${(error as Error).message}).`,
+      );
+      return undefined;
+    });
+    if (stored?.token !== undefined) {
+      token = stored.token;
+      memberId ??= stored.memberId;
+      notes.push(
+        `Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`,
+      );
+    } else if (notes.length === 0) {
+      notes.push(`No stored token for ${domain}: kept the fixture's auth[application_token].`);
+    }
+  }
+  return { domain, token, memberId, notes };
+}
+
+/** Posts the event form-encoded, as a portal does; no answer at all is the CLI's NETWORK_ERROR. */
+async function postEvent(
+  ctx: CommandContext,
+  url: URL,
+  pairs: Array<[string, string]>,
+  sent: { event: string | null; fixture: string },
+): Promise<{ status: number; text: string }> {
+  try {
+    return await ctx.progress(`Posting ${sent.event ?? 'event'} to ${url.origin}`, async () => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(pairs).toString(),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+        redirect: 'manual',
+      });
+      return { status: response.status, text: await response.text() };
+    });
+  } catch (error) {
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${TIMEOUT_MS / 1000} s`
+        : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
+    throw failed('NETWORK_ERROR', `POST ${url} failed: ${reason}`, {
+      url: url.toString(),
+      event: sent.event,
+      fixture: sent.fixture,
+    });
+  }
+}
+
 const send: CommandSpec = {
   name: 'send',
   summary: 'post a Bitrix24 bot event from a fixture to a running events endpoint',
@@ -144,64 +215,13 @@ const send: CommandSpec = {
     const url = eventsEndpoint(rawUrl);
     const fixture = await readFixture(ctx.io.cwd, ctx.positionals[0] as string);
     const pairs = parseFixture(fixture.text);
-    const domain = stringOption(ctx.values, 'domain');
-    let token = stringOption(ctx.values, 'token');
-    let memberId = stringOption(ctx.values, 'member-id');
-    const useStored = ctx.values['stored-token'] === true;
-    const notes: string[] = [];
-    if (useStored && domain === undefined) throw usageError('--stored-token needs --domain');
-    if (useStored && token !== undefined) throw usageError('--stored-token and --token exclude each other');
-    if (useStored && !canCarrySecrets(url)) {
-      throw usageError(`--stored-token sends a stored secret: --url must be https (plain http only on loopback)`);
-    }
-    if (useStored && domain !== undefined) {
-      ctx.secrets(); // a bad --source is still a usage error
-      // A convenience only: an unreadable source must not stop a test event from going out.
-      const stored = await storedAuth(ctx, domain).catch((error: unknown) => {
-        notes.push(
-          `Kept the fixture's auth[application_token]: the stored one could not be read (${(error as Error).message}).`,
-        );
-        return undefined;
-      });
-      if (stored?.token !== undefined) {
-        token = stored.token;
-        memberId ??= stored.memberId;
-        notes.push(
-          `Using the stored auth[application_token]${stored.memberId ? ' and auth[member_id]' : ''} of ${stored.secret}.`,
-        );
-      } else if (notes.length === 0) {
-        notes.push(`No stored token for ${domain}: kept the fixture's auth[application_token].`);
-      }
-    }
-    override(pairs, 'auth[domain]', domain);
-    override(pairs, 'auth[application_token]', token);
-    override(pairs, 'auth[member_id]', memberId);
+    const auth = await eventAuth(ctx, url);
+    override(pairs, 'auth[domain]', auth.domain);
+    override(pairs, 'auth[application_token]', auth.token);
+    override(pairs, 'auth[member_id]', auth.memberId);
     const event = pairs.find(([key]) => key === 'event')?.[1] ?? null;
 
-    let status: number;
-    let text: string;
-    try {
-      ({ status, text } = await ctx.progress(`Posting ${event ?? 'event'} to ${url.origin}`, async () => {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams(pairs).toString(),
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-          redirect: 'manual',
-        });
-        return { status: response.status, text: await response.text() };
-      }));
-    } catch (error) {
-      const reason =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${TIMEOUT_MS / 1000} s`
-          : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
-      throw failed('NETWORK_ERROR', `POST ${url} failed: ${reason}`, {
-        url: url.toString(),
-        event,
-        fixture: fixture.path,
-      });
-    }
+    const { status, text } = await postEvent(ctx, url, pairs, { event, fixture: fixture.path });
     let body: unknown = text;
     try {
       body = text === '' ? null : JSON.parse(text);
@@ -230,7 +250,7 @@ const send: CommandSpec = {
     return {
       json: fields,
       human: [`POST ${url} → ${ctx.out.paint('green', String(status))}`, ...(shown ? [shown] : [])],
-      notes,
+      notes: auth.notes,
     };
   },
 };

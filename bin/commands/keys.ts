@@ -11,7 +11,8 @@ export function keyId(key: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-async function readKeys(secrets: SecretsContext): Promise<string[] | undefined> {
+/** The stored signing keys, oldest first; undefined when the secret does not exist. */
+export async function readTypingKeys(secrets: SecretsContext): Promise<string[] | undefined> {
   const name = secrets.names.typingKeys;
   const raw = await secrets.store.read(name);
   if (raw === undefined) return undefined;
@@ -56,7 +57,7 @@ const rotate: CommandSpec = {
   async run(ctx) {
     const secrets = ctx.secrets();
     const secret = secrets.names.typingKeys;
-    const existing = await ctx.progress(`Reading ${secret}`, () => readKeys(secrets));
+    const existing = await ctx.progress(`Reading ${secret}`, () => readTypingKeys(secrets));
 
     if (ctx.values.retire === true) {
       if (existing === undefined)

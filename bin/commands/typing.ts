@@ -1,6 +1,4 @@
 import { createTypingClient, isTypingError, type TypingErrorCode } from '../../lib/client/index.js';
-import { CredentialsFormatError } from '../../lib/portal/index.js';
-import { parseTypingKeys } from '../../lib/portal/typing-keys.js';
 import { ServiceError } from '../../lib/errors/index.js';
 import { validateDialogId } from '../../lib/imbot/send-typing.js';
 import {
@@ -10,8 +8,9 @@ import {
   type TypingStatus,
 } from '../../lib/imbot/input-action.js';
 import { stringOption, type CommandContext, type CommandGroup, type CommandSpec } from '../command.js';
-import { CliError, EXIT, failed, notFound, usageError } from '../outcome.js';
-import { positiveInteger, requireDomain } from './portal.js';
+import { CliError, EXIT, notFound, usageError } from '../outcome.js';
+import { positiveInteger, requireDomain } from '../options.js';
+import { readTypingKeys } from './keys.js';
 
 export const DEFAULT_URL = 'http://localhost:3000';
 const DEADLINE_MS = 15_000;
@@ -34,19 +33,14 @@ async function signingKey(ctx: CommandContext): Promise<string> {
   if (given !== undefined) return given;
   const secrets = ctx.secrets();
   const name = secrets.names.typingKeys;
-  const raw = await ctx.progress(`Reading ${name}`, () => secrets.store.read(name));
-  if (raw === undefined) {
+  const keys = await ctx.progress(`Reading ${name}`, () => readTypingKeys(secrets));
+  if (keys === undefined) {
     throw notFound(
       'KEYS_NOT_FOUND',
       `No signing key: pass --key, set TYPING_KEY, or create ${name} in ${secrets.source} with "keys rotate".`,
     );
   }
-  try {
-    return parseTypingKeys(raw, name)[0] as string;
-  } catch (error) {
-    if (error instanceof CredentialsFormatError) throw failed('SECRET_MALFORMED', error.message, { secret: name });
-    throw error;
-  }
+  return keys[0] as string;
 }
 
 const send: CommandSpec = {

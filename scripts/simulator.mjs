@@ -1,26 +1,10 @@
 // `npm run simulator`: the sandbox's Bitrix24 portal on its own, on SIMULATOR_PORT (3010), as a stand-in for a real
 // portal when the production path is rehearsed against an AWS emulator (README, "Rehearsing against moto"). It
 // prints its inbound webhook URL for `portal add`, then every call it receives, until Ctrl-C.
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { importSandboxModule } from './sandbox-module.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.SIMULATOR_PORT ?? 3010);
-// The portal is TypeScript shared with the tests: bundle it once into .cache and load it.
-const outfile = join(root, '.cache', 'sandbox', 'standalone.mjs');
-mkdirSync(dirname(outfile), { recursive: true });
-await build({
-  entryPoints: [join(root, 'sandbox', 'standalone.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  outfile,
-  logLevel: 'error',
-});
-const { startStandalonePortal } = await import(pathToFileURL(outfile).href);
+const { startStandalonePortal } = await importSandboxModule('standalone');
 const { portal, webhookUrl } = await startStandalonePortal({ port, print: (line) => console.log(`[portal] ${line}`) });
 console.log(
   [

@@ -16,9 +16,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { styleText } from 'node:util';
-import { build } from 'esbuild';
+import { importSandboxModule } from './sandbox-module.mjs';
 import { ensureStateTable } from './state-table.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,19 +94,7 @@ let simulator;
 if (sandbox) {
   const simulatorPort = Number(process.env.SIMULATOR_PORT ?? 3010);
   const credentialsPath = resolve(root, '.local', 'credentials.json');
-  // The simulator is TypeScript shared with the tests: bundle it once into .cache and load it.
-  const outfile = join(root, '.cache', 'sandbox', 'simulator.mjs');
-  mkdirSync(dirname(outfile), { recursive: true });
-  await build({
-    entryPoints: [join(root, 'sandbox', 'simulator.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    outfile,
-    logLevel: 'error',
-  });
-  const { seedCredentials, startSimulator, SANDBOX_PREFIX, SANDBOX_DOMAIN } = await import(pathToFileURL(outfile).href);
+  const { seedCredentials, startSimulator, SANDBOX_PREFIX, SANDBOX_DOMAIN } = await importSandboxModule('simulator');
   const { created } = seedCredentials(
     join(root, 'sandbox', 'credentials.example.json'),
     credentialsPath,

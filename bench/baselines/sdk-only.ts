@@ -6,19 +6,12 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sdkRunOnce } from './state-sdk.js';
-import { typingHandler } from './typing-handler.js';
+import { typingHandler, webhookSendTyping } from './typing-handler.js';
 
 const client = new SecretsManagerClient({});
 
 export const handler = typingHandler(
   async (secretId) => (await client.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
-  async (portal, params) => {
-    const response = await fetch(`${portal.webhook.url}imbot.chat.sendTyping.json`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(params),
-    });
-    return ((await response.json()) as { result?: unknown }).result === true;
-  },
+  webhookSendTyping,
   sdkRunOnce(),
 );

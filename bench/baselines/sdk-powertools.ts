@@ -10,7 +10,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { stateRequests, type Answer, type StateRequest } from './state-requests.js';
-import { typingHandler } from './typing-handler.js';
+import { typingHandler, webhookSendTyping } from './typing-handler.js';
 
 const secrets = new SecretsManagerClient({});
 const dynamodb = new DynamoDBClient({});
@@ -42,13 +42,6 @@ async function runOnce(request: StateRequest, work: () => Promise<Answer>): Prom
 
 export const handler = typingHandler(
   async (secretId) => (await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString,
-  async (portal, params) => {
-    const response = await fetch(`${portal.webhook.url}imbot.chat.sendTyping.json`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(params),
-    });
-    return ((await response.json()) as { result?: unknown }).result === true;
-  },
+  webhookSendTyping,
   runOnce,
 );

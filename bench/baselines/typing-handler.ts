@@ -63,6 +63,16 @@ export function typingHandler(
   };
 }
 
+/** The portal call of the baselines that have `fetch`: the inbound webhook's imbot.chat.sendTyping, no retries. */
+export async function webhookSendTyping(portal: WebhookPortal, params: TypingParams): Promise<boolean> {
+  const response = await fetch(`${portal.webhook.url}imbot.chat.sendTyping.json`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(params),
+  });
+  return ((await response.json()) as { result?: unknown }).result === true;
+}
+
 /** The least a hand-written `/typing` handler must do before it may act on a request. */
 function signatureMatches(headers: Record<string, string | undefined>, body: string, keys: string[]): boolean {
   const id = headers['webhook-id'] ?? '';

@@ -12,8 +12,8 @@ export { parseRetryAfter } from '../retry/retry-after.js';
 export type { SendOptions, TypingClient, TypingClientOptions, TypingRequest, TypingResult } from './typing-client.js';
 export { keepTyping } from './keep-typing.js';
 export type { KeepTypingOptions } from './keep-typing.js';
-export { TYPING_STATUSES } from './typing-status.js';
-export type { TypingStatus } from './typing-status.js';
+export { TYPING_STATUSES } from '../contract/typing-status.js';
+export type { TypingStatus } from '../contract/typing-status.js';
 export {
   isTypingError,
   isTypingErrorCode,

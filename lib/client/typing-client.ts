@@ -3,7 +3,7 @@ import { signRequest, type SignedHeaders } from '../signing/standard-webhooks.js
 import { isTypingErrorCode, TypingError, type TypingErrorCode } from './errors.js';
 import { keepTyping, type KeepTypingOptions } from './keep-typing.js';
 import { settingsOf, type ClientSettings } from './settings.js';
-import type { TypingStatus } from './typing-status.js';
+import type { TypingStatus } from '../contract/typing-status.js';
 
 export interface TypingClientOptions {
   /** The service's base URL, e.g. `https://abc123.execute-api.eu-central-1.amazonaws.com`. */

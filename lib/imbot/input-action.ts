@@ -11,24 +11,9 @@ import type { SendTypingOutcome } from './send-typing.js';
  */
 export const NOTIFY_METHOD = 'imbot.v2.Chat.InputAction.notify';
 
-/** The lower-case tails of the platform's `IMBOT_AGENT_ACTION_*` status codes, in the docs' order. */
-export const AGENT_STATUSES = [
-  'thinking',
-  'searching',
-  'generating',
-  'analyzing',
-  'processing',
-  'translating',
-  'connecting',
-  'checking',
-  'calculating',
-  'reading_docs',
-  'composing',
-] as const;
-
-/** `typing` is the plain indicator (no status code); the others name an agent status. */
-export type TypingStatus = 'typing' | (typeof AGENT_STATUSES)[number];
-export const TYPING_STATUSES: readonly TypingStatus[] = ['typing', ...AGENT_STATUSES];
+// The status names are the lower-case tails of the platform's `IMBOT_AGENT_ACTION_*` codes, in the docs' order.
+import { TYPING_STATUSES, type TypingStatus } from '../contract/typing-status.js';
+export { TYPING_STATUSES, type TypingStatus };
 
 export const MAX_DURATION_SECONDS = 600;
 /** A v1 indicator: the web client clears it about 35 s after the last call. */
@@ -101,19 +86,29 @@ export async function notifyInputAction(
       accessToken: input.accessToken,
       mayRetry,
     });
-    return {
-      botId,
-      attempts: out.attempts,
-      upstreamStatus: out.status,
-      refreshed: out.refreshed,
-      coalesced: false,
-      method: NOTIFY_METHOD,
-      indicatorSeconds: input.durationSeconds,
-    };
+    return calledOutcome(botId, out, NOTIFY_METHOD, input.durationSeconds);
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
     throw inputActionFailure(error, botId);
   }
+}
+
+/** The outcome of a portal call that answered: what the caller is told of it. */
+export function calledOutcome(
+  botId: number | undefined,
+  out: { attempts: number; status: number; refreshed: boolean },
+  method: NonNullable<SendTypingOutcome['method']>,
+  indicatorSeconds: number | undefined,
+): SendTypingOutcome {
+  return {
+    botId,
+    attempts: out.attempts,
+    upstreamStatus: out.status,
+    refreshed: out.refreshed,
+    coalesced: false,
+    method,
+    indicatorSeconds,
+  };
 }
 
 /** The errors the method's page lists, in the service's terms; anything else is a portal failure. */

@@ -4,7 +4,13 @@ import type { PortalClient } from '../portal/portal-client.js';
 import { botApiOf, type PortalCredentials } from '../portal/index.js';
 import type { Deadline } from '../deadline/index.js';
 import { ServiceError } from '../errors/index.js';
-import { NOTIFY_METHOD, notifyInputAction, V1_INDICATOR_SECONDS, type TypingStatus } from './input-action.js';
+import {
+  calledOutcome,
+  NOTIFY_METHOD,
+  notifyInputAction,
+  V1_INDICATOR_SECONDS,
+  type TypingStatus,
+} from './input-action.js';
 import type { TypingReservation } from './typing-gate.js';
 
 export const SEND_TYPING_METHOD = 'imbot.chat.sendTyping';
@@ -110,15 +116,7 @@ async function sendTypingCall(
       accessToken: input.accessToken,
       mayRetry,
     });
-    return {
-      botId,
-      attempts: out.attempts,
-      upstreamStatus: out.status,
-      refreshed: out.refreshed,
-      coalesced: false,
-      method: SEND_TYPING_METHOD,
-      indicatorSeconds: V1_INDICATOR_SECONDS,
-    };
+    return calledOutcome(botId, out, SEND_TYPING_METHOD, V1_INDICATOR_SECONDS);
   } catch (error) {
     if (!(error instanceof Bitrix24Error)) throw error;
     const options = { upstreamStatus: error.status, upstreamCode: error.code, attempts: error.attempts, cause: error };

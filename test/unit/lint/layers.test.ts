@@ -98,3 +98,35 @@ describe('the lib/ layer rule in eslint.config.js', () => {
     expect(unranked).toEqual([]);
   });
 });
+
+describe('the size rules in eslint.config.js', () => {
+  beforeAll(() => {
+    eslint = new ESLint({ cwd: root });
+  });
+
+  /** The size findings `npm run lint` would report for `code` saved at `filePath`. */
+  async function sizeErrors(filePath: string, code: string): Promise<string[]> {
+    const [result] = await eslint.lintText(code, { filePath });
+    return (result?.messages ?? [])
+      .filter((message) => message.ruleId?.startsWith('max-lines') && message.severity === 2)
+      .map((message) => message.ruleId as string);
+  }
+  const statements = (count: number) => Array.from({ length: count }, (_, i) => `  total += ${i};`).join('\n');
+  const fn = (count: number) =>
+    `export function long() {\n  let total = 0;\n${statements(count)}\n  return total;\n}\n`;
+
+  it('rejects a function over 80 lines outside test/, and accepts one of 80', async () => {
+    expect(await sizeErrors('lib/portal/x.ts', fn(79))).toEqual(['max-lines-per-function']);
+    expect(await sizeErrors('bin/commands/x.ts', fn(79))).toEqual(['max-lines-per-function']);
+    expect(await sizeErrors('lib/portal/x.ts', fn(76))).toEqual([]);
+  });
+
+  it('rejects a file over 300 lines outside test/, not counting comments, and leaves tests alone', async () => {
+    const many = Array.from({ length: 301 }, (_, i) => `export const v${i} = ${i};`).join('\n') + '\n';
+    const commented = Array.from({ length: 301 }, (_, i) => `// note ${i}`).join('\n') + '\nexport const v = 1;\n';
+
+    expect(await sizeErrors('sandbox/portal/x.ts', many)).toEqual(['max-lines']);
+    expect(await sizeErrors('sandbox/portal/x.ts', commented)).toEqual([]);
+    expect(await sizeErrors('test/unit/x.test.ts', many + fn(200))).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
 /**
+ * Part of the HTTP contract, shared by the service and its typed client (which ships it in its package).
  * What the indicator says. `typing` is the plain "typing..." (the default); the others are the platform's agent
  * statuses ("Agent is thinking..."), shown by bots of the chat-bot API v2. A v1 bot shows plain typing for any.
  */

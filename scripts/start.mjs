@@ -125,9 +125,14 @@ if (sandbox) {
   ].join('\n');
 }
 
-// Parameters, not environment variables: serverless.yml reads the credentials source only from --param, so a
-// deploy or package never ships a CREDENTIALS_SOURCE its shell happens to hold.
-const params = [`--param=credentialsSource=${env.CREDENTIALS_SOURCE}`, `--param=esbuildWorkFolder=${workFolder}`];
+// Parameters, not environment variables: serverless.yml reads the credentials source and the state table only
+// from --param, so a deploy or package never ships a CREDENTIALS_SOURCE or STATE_TABLE its shell happens to hold.
+// (osls refuses an empty --param: memory-only state is asked for by name.)
+const params = [
+  `--param=credentialsSource=${env.CREDENTIALS_SOURCE}`,
+  `--param=esbuildWorkFolder=${workFolder}`,
+  env.STATE_TABLE ? `--param=stateTable=${env.STATE_TABLE}` : '--param=sharedState=memory',
+];
 const child = spawn('npx', ['osls', 'offline', 'start', '--stage', env.STAGE ?? 'dev', ...params], {
   cwd: root,
   env,

@@ -114,9 +114,11 @@ describe('npm run package beside a running npm start', () => {
   let packaged: { code: number | null; output: string };
   beforeAll(async () => {
     packageDir = await mkdtemp(join(tmpdir(), 'b24-package-'));
-    // A shell left pointing at the sandbox file, as an operator's might be, and a customer-managed key for secrets.
+    // A shell left pointing at the sandbox file and an emulator's table, as an operator's might be, and a
+    // customer-managed key for secrets.
     packaged = await run(project.root, 'npm', ['run', 'package', '--', '--package', packageDir], {
       CREDENTIALS_SOURCE: 'file:.local/credentials.json',
+      STATE_TABLE: 'table-on-my-emulator',
       SECRETS_KMS_KEY_ID: KMS_KEY,
     });
   }, 120_000);
@@ -135,6 +137,21 @@ describe('npm run package beside a running npm start', () => {
       .filter((resource) => resource.Type === 'AWS::Lambda::Function')
       .map((fn) => fn.Properties.Environment?.Variables.CREDENTIALS_SOURCE);
     expect(sources).toEqual(['secrets-manager', 'secrets-manager']);
+  });
+
+  it('ships a template whose functions use the stack’s own state table, whatever STATE_TABLE the shell held', async () => {
+    // Act
+    const template = JSON.parse(
+      await readFile(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as {
+      Resources: Record<string, { Type: string; Properties: { Environment?: { Variables: Record<string, unknown> } } }>;
+    };
+
+    // Assess
+    const tables = Object.values(template.Resources)
+      .filter((resource) => resource.Type === 'AWS::Lambda::Function')
+      .map((fn) => fn.Properties.Environment?.Variables.STATE_TABLE);
+    expect(tables).toEqual([{ Ref: 'StateTable' }, { Ref: 'StateTable' }]);
   });
 
   it('lets both functions use the customer-managed KMS key named at deploy, through Secrets Manager only', async () => {

@@ -29,10 +29,12 @@ describe('the state table in serverless.yml', () => {
     });
   });
 
-  it('reaches both functions as STATE_TABLE, the deployed stack’s own table unless the environment names one', () => {
+  it('reaches both functions as STATE_TABLE: the stack’s own table unless npm start passes a parameter', () => {
     const document = readServerlessYml();
-    expect(document.provider.environment.STATE_TABLE).toBe('${env:STATE_TABLE, self:custom.stateTable}');
-    expect(document.custom.stateTable).toEqual({ Ref: 'StateTable' });
+    expect(document.provider.environment.STATE_TABLE).toBe(
+      "${param:stateTable, self:custom.stateTables.${param:sharedState, 'table'}}",
+    );
+    expect(document.custom.stateTables).toEqual({ table: { Ref: 'StateTable' }, memory: '' });
   });
 
   it('lets each function only the item actions it uses, on this table and its own kinds of items', () => {

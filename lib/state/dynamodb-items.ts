@@ -40,21 +40,32 @@ export function claimPut(tableName: string, id: string, now: number, ttlMs: numb
 }
 
 /**
- * Where a budget item stands for the next admission: `new` (no item yet), or the GCRA state of its `tat`.
- * Each state has its own conditional update, which fails unless the item is in that state.
+ * Where a budget item stands for the next admission: `fresh` (no bucket state yet, or a bucket that drained:
+ * either way the admission restarts it from now) or `busy` (within its tolerance: the admission goes on top).
+ * Each has its own conditional update, which fails unless the item is in that state.
  */
-export type BudgetBranch = 'new' | 'idle' | 'busy';
+export type BudgetBranch = 'fresh' | 'busy';
 
 export function budgetBranchOf(item: Item | undefined, now: number, gcra: Gcra) {
-  // An item a method hold created has no `tat` yet: its first admission is a new bucket's.
-  if (item === undefined || item.tat === undefined) return { kind: 'new' } as const;
+  // An item a method hold created has no `tat` yet: its first admission starts the bucket.
   return bucketState(readNumber(item, 'tat'), now, gcra);
 }
 
+/**
+ * Each typing window is a top-level attribute of the budget item, `w#<coalesceKey>` (end in ms), so an admission
+ * can open one whether or not the item exists yet: a path inside a map needs the map first, which would split
+ * "new" from "drained" into two guesses and cost a cold container a second write on a quiet portal.
+ */
+const WINDOW_PREFIX = 'w#';
+export const windowAttribute = (coalesceKey: string) => `${WINDOW_PREFIX}${coalesceKey}`;
+
 /** The typing windows the item holds, coalescing key to end (ms). */
 export function windowsOf(item: Item | undefined): Record<string, number> {
-  const map = item?.windows?.M ?? {};
-  return Object.fromEntries(Object.entries(map).map(([key, value]) => [key, Number(value.N)]));
+  return Object.fromEntries(
+    Object.entries(item ?? {})
+      .filter(([name, value]) => name.startsWith(WINDOW_PREFIX) && value.N !== undefined)
+      .map(([name, value]) => [name.slice(WINDOW_PREFIX.length), Number(value.N)]),
+  );
 }
 
 /** Builds an expression with placeholders for every name and value, and only those it uses. */
@@ -121,39 +132,29 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
   const { gcra, now, branch, window } = update;
   const e = new Expression();
   const tat = e.name('tat');
-  const windows = () => e.name('windows');
   const set = [`${e.name('expiration')} = ${e.value(expirationOf(now + gcra.toleranceMs + gcra.intervalMs + 60_000))}`];
   const conditions: string[] = [];
-  if (branch === 'new') {
-    const opened = window
-      ? {
-          [window.key]: num(window.until),
-          ...(window.holder === undefined ? {} : { [holderKey(window.key, window.holder)]: num(window.until) }),
-        }
-      : {};
-    set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`, `${windows()} = ${e.value({ M: opened })}`);
-    conditions.push(`attribute_not_exists(${tat})`);
-  } else if (branch === 'idle') {
+  if (branch === 'fresh') {
     set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`);
-    conditions.push(`${tat} < ${e.value(num(now))}`);
+    conditions.push(`(attribute_not_exists(${tat}) OR ${tat} < ${e.value(num(now))})`);
   } else {
     set.push(`${tat} = ${tat} + ${e.value(num(gcra.intervalMs))}`);
     conditions.push(`${tat} BETWEEN ${e.value(num(now))} AND ${e.value(num(now + gcra.toleranceMs))}`);
   }
-  if (window && branch !== 'new') {
-    const path = `${windows()}.${e.name(window.key)}`;
+  if (window) {
+    const path = e.name(windowAttribute(window.key));
     const until = e.value(num(window.until));
     set.push(`${path} = ${until}`);
     if (window.holder !== undefined)
-      set.push(`${windows()}.${e.name(holderKey(window.key, window.holder))} = ${until}`);
+      set.push(`${e.name(windowAttribute(holderKey(window.key, window.holder)))} = ${until}`);
     conditions.push(`(attribute_not_exists(${path}) OR ${path} < ${e.value(num(now))})`);
   }
   if (update.method !== undefined) {
     const hold = e.name(holdAttribute(update.method));
     conditions.push(`(attribute_not_exists(${hold}) OR ${hold} <= ${e.value(num(now))})`);
   }
-  const pruned = branch === 'new' ? [] : (update.lapsed ?? []).filter((key) => key !== window?.key);
-  const remove = pruned.slice(0, MAX_PRUNED).map((key) => `${windows()}.${e.name(key)}`);
+  const pruned = (update.lapsed ?? []).filter((key) => key !== window?.key);
+  const remove = pruned.slice(0, MAX_PRUNED).map((key) => e.name(windowAttribute(key)));
   return {
     TableName: update.tableName,
     Key: { id: str(ITEM_ID.budget(update.budgetKey)) },
@@ -184,12 +185,11 @@ export function windowTakeover(
   return {
     TableName: tableName,
     Key: { id: str(ITEM_ID.budget(budgetKey)) },
-    UpdateExpression: 'SET #windows.#window = :until, #windows.#holder = :until',
-    ConditionExpression: '#windows.#window = :theirs',
+    UpdateExpression: 'SET #window = :until, #holder = :until',
+    ConditionExpression: '#window = :theirs',
     ExpressionAttributeNames: {
-      '#windows': 'windows',
-      '#window': window.key,
-      '#holder': holderKey(window.key, window.holder),
+      '#window': windowAttribute(window.key),
+      '#holder': windowAttribute(holderKey(window.key, window.holder)),
     },
     ExpressionAttributeValues: { ':until': num(window.until), ':theirs': num(window.theirs) },
   } satisfies UpdateItemCommandInput;
@@ -200,9 +200,9 @@ export function windowRemoval(tableName: string, budgetKey: string, window: { ke
   return {
     TableName: tableName,
     Key: { id: str(ITEM_ID.budget(budgetKey)) },
-    UpdateExpression: 'REMOVE #windows.#window',
-    ConditionExpression: '#windows.#window = :until',
-    ExpressionAttributeNames: { '#windows': 'windows', '#window': window.key },
+    UpdateExpression: 'REMOVE #window',
+    ConditionExpression: '#window = :until',
+    ExpressionAttributeNames: { '#window': windowAttribute(window.key) },
     ExpressionAttributeValues: { ':until': num(window.until) },
   } satisfies UpdateItemCommandInput;
 }

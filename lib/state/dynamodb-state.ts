@@ -68,10 +68,10 @@ interface BudgetView {
 
 /**
  * A first guess of the item's state, then the state each refused write showed. Every attempt judges the bucket
- * at the same instant and `tat` never decreases, so the worst case is busy (the guess) → new (no item yet) →
- * idle (a peer created it) → busy (a peer advanced it): the fourth write can only be refused as over budget.
+ * at the same instant and `tat` never decreases, so the worst case is fresh (the guess) → busy (a peer admitted
+ * one) → over: the third write is never needed unless the table was edited by hand.
  */
-const MAX_ATTEMPTS = 4;
+const MAX_ATTEMPTS = 3;
 /** How long a view of a budget item is worth keeping as a guess. */
 const VIEW_TTL_MS = 60_000;
 
@@ -201,7 +201,7 @@ class DynamoDBState implements SharedState {
         budgetKey,
         gcra,
         now,
-        branch: branch.kind === 'over' ? 'busy' : branch.kind,
+        branch: branch.kind === 'idle' ? 'fresh' : 'busy',
         window: opened,
         lapsed: this.views.get(budgetKey, now)?.lapsed,
         method,
@@ -279,7 +279,10 @@ class DynamoDBState implements SharedState {
   }
 }
 
-/** The state to try first: the one this container saw last, or a busy bucket (new containers start in bursts). */
-function firstGuess(view: BudgetView | undefined, now: number, gcra: Gcra): BucketState | { kind: 'new' } {
-  return view === undefined ? { kind: 'busy' } : bucketState(view.tat, now, gcra);
+/**
+ * The state to try first: the one this container saw last, or else a fresh bucket (none yet, or drained). A cold
+ * container's first request for a portal most often follows a quiet spell; in a burst the guess costs one write.
+ */
+function firstGuess(view: BudgetView | undefined, now: number, gcra: Gcra): BucketState {
+  return view === undefined ? { kind: 'idle' } : bucketState(view.tat, now, gcra);
 }

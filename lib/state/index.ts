@@ -10,12 +10,12 @@
  * | id                      | written by                 | attributes                          | lives                   |
  * |-------------------------|----------------------------|-------------------------------------|-------------------------|
  * | `claim#<key>`           | claim (bot-event delivery) | until (ms), owner                   | the claim's ttl         |
- * | `budget#<budgetKey>`    | takeTypingSlot, admit      | tat (ms, GCRA), windows (map:       | a minute past `tat`;    |
- * |                         |                            | coalesceKey to end in ms, and       | windows pruned on write |
- * |                         |                            | `<coalesceKey>|held-by|<holder>`    |                         |
+ * | `budget#<budgetKey>`    | takeTypingSlot, admit,     | tat (ms, GCRA); `w#<coalesceKey>`   | a minute past `tat`, or |
+ * |                         | holdMethod                 | (a typing window's end, ms), and    | two past a hold;        |
+ * |                         |                            | `w#<coalesceKey>|held-by|<holder>`  | windows pruned on write |
  * |                         |                            | beside a window a named request     |                         |
- * |                         |                            | opened), `hold#<method>` (ms: the   | or two past a hold      |
- * |                         | holdMethod                 | portal holds the method back)       |                         |
+ * |                         |                            | opened; `hold#<method>` (ms: the    |                         |
+ * |                         |                            | portal holds the method back)       |                         |
  * | `idempotency#<sha-256>` | runIdempotent (Powertools) | status, data, validation,           | idempotencyTtlSeconds   |
  * |                         |                            | in_progress_expiration (ms)         |                         |
  *
@@ -26,7 +26,8 @@
  *
  * DynamoDB round trips per call, common case: claim 1 (PutItem), release 1 (DeleteItem), takeTypingSlot 1
  * (UpdateItem, whether acquired, coalesced or rate-limited; 2 when this container's guess of the bucket's
- * state was wrong, as on its first request for a portal), releaseTypingSlot 1, admit 1 (0 when this container
+ * state was wrong: with no view of it yet, a container guesses it fresh, so only a first request that meets a
+ * busy bucket pays one more), releaseTypingSlot 1, admit 1 (0 when this container
  * already saw the budget spent), runIdempotent 2 for a first request (conditional put, then the answer) and 1
  * for a repeat of a finished one, plus one per poll while the first still runs.
  *

@@ -12,7 +12,6 @@ import type { Metrics } from '../lib/metrics/index.js';
 import { Credentials, portalClientFromConfig, type PortalClient } from '../lib/portal/index.js';
 import { verifyTypingSignature } from '../lib/portal/typing-signature.js';
 import { createSharedState, type SharedState, type StoredAnswer } from '../lib/state/index.js';
-import { powertoolsIdempotency } from '../lib/state/powertools-idempotency.js';
 import type { Tracing } from '../lib/tracing/index.js';
 import { parseTypingRequest } from '../lib/typing/typing-request.js';
 
@@ -129,7 +128,6 @@ export function typingDependencies(env = process.env, overrides: Partial<TypingD
       tableName: config.stateTable,
       callTimeoutMs: config.stateCallTimeoutMs,
       logger,
-      idempotency: powertoolsIdempotency,
       metrics,
     });
   return {

@@ -9,7 +9,7 @@ export const ITEM_ID = {
   claim: (key: string) => `claim#${key}`,
   budget: (budgetKey: string) => `budget#${budgetKey}`,
 };
-/** Powertools builds the id of an idempotency record as `<prefix>#<hash of the key>`. */
+/** An idempotency record's id is `<prefix>#<sha-256 of the request's key>`, as Powertools names them. */
 export const IDEMPOTENCY_KEY_PREFIX = 'idempotency';
 
 export const num = (value: number): AttributeValue => ({ N: String(value) });
@@ -226,7 +226,7 @@ export class StateCallTimeout extends Error {
 
 /**
  * Runs one call with an abort signal that fires after `timeoutMs`, and stops waiting then even if the call
- * does not notice (Powertools' persistence layer passes no signal to the SDK).
+ * does not notice the signal.
  */
 export async function bounded<T>(timeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();

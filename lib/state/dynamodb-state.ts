@@ -35,7 +35,7 @@ import {
   type Item,
 } from './dynamodb-items.js';
 import { ExpiringMap } from './expiring-map.js';
-import type { powertoolsIdempotency } from './powertools-idempotency.js';
+import { dynamodbIdempotency } from './dynamodb-idempotency.js';
 import { bucketState, gcraOf, type BucketState, type Gcra } from './gcra.js';
 import {
   StateUnavailableError,
@@ -55,8 +55,6 @@ export interface DynamoDBStateOptions {
   inProgressRetryAfterMs: number;
   logger: Logger;
   maxEntries: number;
-  /** Shared idempotent requests; without it `runIdempotent` is a programming error (see powertools-idempotency). */
-  idempotency?: typeof powertoolsIdempotency;
   now?: () => number;
 }
 
@@ -94,19 +92,16 @@ class DynamoDBState implements SharedState {
     this.claims = new ExpiringMap(options.maxEntries);
     this.windows = new ExpiringMap(options.maxEntries);
     this.views = new ExpiringMap(options.maxEntries);
-    this.runIdempotent = options.idempotency
-      ? options.idempotency({
-          client: options.client,
-          tableName: options.tableName,
-          callTimeoutMs: options.callTimeoutMs,
-          ttlSeconds: options.idempotencyTtlSeconds,
-          pollMs: options.idempotencyPollMs,
-          inProgressRetryAfterMs: options.inProgressRetryAfterMs,
-          logger: options.logger,
-        })
-      : async () => {
-          throw new TypeError('runIdempotent needs createSharedState({ idempotency: powertoolsIdempotency })');
-        };
+    this.runIdempotent = dynamodbIdempotency({
+      client: options.client,
+      tableName: options.tableName,
+      callTimeoutMs: options.callTimeoutMs,
+      ttlSeconds: options.idempotencyTtlSeconds,
+      pollMs: options.idempotencyPollMs,
+      inProgressRetryAfterMs: options.inProgressRetryAfterMs,
+      logger: options.logger,
+      now: options.now,
+    });
   }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {

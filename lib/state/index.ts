@@ -16,7 +16,7 @@
  * |                         |                            | beside a window a named request     |                         |
  * |                         |                            | opened; `hold#<method>` (ms: the    |                         |
  * |                         |                            | portal holds the method back)       |                         |
- * | `idempotency#<sha-256>` | runIdempotent (Powertools) | status, data, validation,           | idempotencyTtlSeconds   |
+ * | `idempotency#<sha-256>` | runIdempotent              | status, data, validation,           | idempotencyTtlSeconds   |
  * |                         |                            | in_progress_expiration (ms)         |                         |
  *
  * A portal's typing windows live in its budget item, so one conditional write decides a typing request
@@ -49,7 +49,6 @@ import { createStateClient } from './dynamodb-items.js';
 import { createDynamoDBState } from './dynamodb-state.js';
 import { withMemoryFailOver } from './fail-over.js';
 import { createMemoryState } from './memory-state.js';
-import type { powertoolsIdempotency } from './powertools-idempotency.js';
 import type { SharedState } from './shared-state.js';
 
 export * from './shared-state.js';
@@ -88,11 +87,6 @@ export interface SharedStateOptions {
   idempotencyPollMs?: number;
   inProgressRetryAfterMs?: number;
   maxEntries?: number;
-  /**
-   * `powertoolsIdempotency` from lib/state/powertools-idempotency.js, for a function that runs idempotent
-   * requests; left out, that function's bundle has no Powertools and `runIdempotent` refuses in shared mode.
-   */
-  idempotency?: typeof powertoolsIdempotency;
   /** A ready client (tests); by default one is built with the call timeout. */
   client?: DynamoDBClient;
   now?: () => number;

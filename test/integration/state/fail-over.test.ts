@@ -5,7 +5,6 @@ import { freePort } from '../../../devtools/net.js';
 import { listenOnLoopback } from '../../../devtools/loopback-proxy.js';
 import { sleep } from '../../../lib/deadline/index.js';
 import { createSharedState, createStateClient, type SharedState } from '../../../lib/state/index.js';
-import { powertoolsIdempotency } from '../../../lib/state/powertools-idempotency.js';
 import { captureLogger } from '../../support/logs.js';
 
 const CALL_TIMEOUT_MS = 250;
@@ -20,7 +19,6 @@ function containerAt(endpoint: string, options: { failureBackoffMs?: number } = 
     logger,
     callTimeoutMs: CALL_TIMEOUT_MS,
     client: createStateClient(CALL_TIMEOUT_MS, endpoint),
-    idempotency: powertoolsIdempotency,
     ...options,
   });
   const warnings = () => records().filter((record) => record.level === 'warn');

@@ -6,7 +6,6 @@ import {
   type SharedState,
   type SharedStateOptions,
 } from '../../../lib/state/index.js';
-import { powertoolsIdempotency } from '../../../lib/state/powertools-idempotency.js';
 import { ensureStateTable } from '../../../scripts/state-table.mjs';
 import { captureLogger } from '../../support/logs.js';
 import { startSerialProxy } from '../../../devtools/serial-proxy.js';
@@ -48,7 +47,6 @@ export function container(table: StateTable, options: Partial<SharedStateOptions
     logger,
     callTimeoutMs: 5_000,
     client: createStateClient(5_000, table.endpoint),
-    idempotency: powertoolsIdempotency,
     ...options,
   });
   const failIfCovered = <T>(result: T): T => {

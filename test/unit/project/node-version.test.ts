@@ -12,7 +12,7 @@ describe('the Node.js the project requires', () => {
       scripts: { build: string };
     };
     const serverless = await text('serverless.yml');
-    const start = await text('scripts/start.mjs');
+    const sandboxModule = await text('scripts/sandbox-module.mjs');
     const ci = await text('.ci/run');
     const readme = await text('README.md');
 
@@ -23,7 +23,7 @@ describe('the Node.js the project requires', () => {
       lambdaRuntime: /runtime: nodejs(\d+)\.x/.exec(serverless)?.[1],
       functionBundles: /target: node(\d+)/.exec(serverless)?.[1],
       cliAndClientBuild: /--target=node(\d+)/.exec(packageJson.scripts.build)?.[1],
-      sandboxBundle: /target: 'node(\d+)'/.exec(start)?.[1],
+      sandboxBundle: /target: 'node(\d+)'/.exec(sandboxModule)?.[1],
       readme: /Needs Node\.js (\d+)/.exec(readme)?.[1],
     };
 

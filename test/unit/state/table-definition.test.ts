@@ -42,7 +42,7 @@ describe('the state table in serverless.yml', () => {
     expect(dynamoStatements('TypingFunctionRole')).toEqual([
       {
         Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         Resource: onTable,
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['idempotency#*', 'budget#*'] } },
       },

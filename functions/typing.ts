@@ -81,6 +81,7 @@ export function createTypingHandler(deps: TypingDependencies) {
           key: idempotencyKey,
           payloadHash: createHash('sha256').update(body).digest('hex'),
           remainingMs: Math.max(0, deadline.remainingMs() - REPEAT_WAIT_MARGIN_MS),
+          runsForMs: deadline.remainingMs(),
         },
         async () => {
           used = true;

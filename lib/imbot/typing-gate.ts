@@ -186,12 +186,13 @@ export class TypingReservation {
     } catch (error) {
       const known = error instanceof ServiceError ? error : undefined;
       measureCall(metrics, now() - started, known?.attempts, known?.code.startsWith('UPSTREAM_') ?? false);
-      // Nothing is showing: the next request for this dialog must try the portal again.
-      await this.actions.release();
-      // The method's time budget is spent until the portal's reset: tell every container, so none calls before.
+      // The method's time budget is spent until the portal's reset: tell every container, so none calls before;
+      // first, so no container finds the window gone and the hold not yet there.
       if (known?.upstreamCode === 'OPERATION_TIME_LIMIT' && known.retryAfterSeconds !== undefined) {
         await this.actions.hold(now() + known.retryAfterSeconds * 1000).catch(() => undefined);
       }
+      // Nothing is showing: the next request for this dialog must try the portal again.
+      await this.actions.release();
       throw error;
     }
   }

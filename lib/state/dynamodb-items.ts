@@ -107,17 +107,23 @@ export const holdAttribute = (method: string) => `hold#${method.toLowerCase()}`;
 export const holdOf = (item: Item | undefined, method: string) => readNumber(item, holdAttribute(method));
 
 /**
- * Holds `method` back until `untilMs`, only ever later than a hold already stored. The item lives two minutes past
- * the hold: longer than any bucket state an admission wrote, so the hold never shortens the item's life.
+ * The longest a method is held back: the platform sums a method's time in ten one-minute baskets, so its budget is
+ * back within ten minutes; a minute more for clocks. The budget item outlives any hold (ITEM_LIFE_MS).
  */
-export function holdUpdate(tableName: string, budgetKey: string, method: string, untilMs: number) {
+export const MAX_HOLD_MS = 11 * 60_000;
+/** How long a budget item lives past its last write: past its `tat`, any typing window and any hold. */
+const ITEM_LIFE_MS = MAX_HOLD_MS + 60_000;
+
+/** Holds `method` back until `untilMs` (at most MAX_HOLD_MS from `now`), only ever later than a stored hold. */
+export function holdUpdate(tableName: string, budgetKey: string, method: string, untilMs: number, now: number) {
+  const until = Math.min(untilMs, now + MAX_HOLD_MS);
   return {
     TableName: tableName,
     Key: { id: str(ITEM_ID.budget(budgetKey)) },
     UpdateExpression: 'SET #hold = :until, #expiration = :expiration',
     ConditionExpression: 'attribute_not_exists(#hold) OR #hold < :until',
     ExpressionAttributeNames: { '#hold': holdAttribute(method), '#expiration': 'expiration' },
-    ExpressionAttributeValues: { ':until': num(untilMs), ':expiration': expirationOf(untilMs + 120_000) },
+    ExpressionAttributeValues: { ':until': num(until), ':expiration': expirationOf(now + ITEM_LIFE_MS) },
   } satisfies UpdateItemCommandInput;
 }
 
@@ -125,14 +131,17 @@ export function holdUpdate(tableName: string, budgetKey: string, method: string,
 const MAX_PRUNED = 20;
 
 /**
- * One GCRA admission (and optionally one typing window) as one conditional update of the budget's item. The
- * item outlives its `tat` by a minute, longer than any typing window, so TTL never drops live state.
+ * One GCRA admission (and optionally one typing window) as one conditional update of the budget's item. The item
+ * outlives its `tat`, any typing window and any hold (ITEM_LIFE_MS), so TTL never drops live state. Windows seen
+ * lapsed are removed on the way, each only if it is still lapsed: another container may have reopened it since.
  */
 export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
   const { gcra, now, branch, window } = update;
   const e = new Expression();
   const tat = e.name('tat');
-  const set = [`${e.name('expiration')} = ${e.value(expirationOf(now + gcra.toleranceMs + gcra.intervalMs + 60_000))}`];
+  const set = [
+    `${e.name('expiration')} = ${e.value(expirationOf(now + gcra.toleranceMs + gcra.intervalMs + ITEM_LIFE_MS))}`,
+  ];
   const conditions: string[] = [];
   if (branch === 'fresh') {
     set.push(`${tat} = ${e.value(num(now + gcra.intervalMs))}`);
@@ -153,8 +162,14 @@ export function budgetUpdate(update: BudgetUpdate): UpdateItemCommandInput {
     const hold = e.name(holdAttribute(update.method));
     conditions.push(`(attribute_not_exists(${hold}) OR ${hold} <= ${e.value(num(now))})`);
   }
-  const pruned = (update.lapsed ?? []).filter((key) => key !== window?.key);
-  const remove = pruned.slice(0, MAX_PRUNED).map((key) => e.name(windowAttribute(key)));
+  // Never one this write sets: a path may appear once in an update.
+  const setting = window
+    ? [window.key, ...(window.holder === undefined ? [] : [holderKey(window.key, window.holder)])]
+    : [];
+  const pruned = (update.lapsed ?? []).filter((key) => !setting.includes(key)).slice(0, MAX_PRUNED);
+  const remove = pruned.map((key) => e.name(windowAttribute(key)));
+  const lapsedBy = pruned.length > 0 ? e.value(num(now)) : '';
+  for (const path of remove) conditions.push(`(attribute_not_exists(${path}) OR ${path} < ${lapsedBy})`);
   return {
     TableName: update.tableName,
     Key: { id: str(ITEM_ID.budget(update.budgetKey)) },

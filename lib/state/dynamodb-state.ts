@@ -67,9 +67,10 @@ interface BudgetView {
 /**
  * A first guess of the item's state, then the state each refused write showed. Every attempt judges the bucket
  * at the same instant and `tat` never decreases, so the worst case is fresh (the guess) → busy (a peer admitted
- * one) → over: the third write is never needed unless the table was edited by hand.
+ * one) → over; a write refused because a window it would prune was reopened meanwhile is written again without
+ * it, which may take one more.
  */
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 4;
 /** How long a view of a budget item is worth keeping as a guess. */
 const VIEW_TTL_MS = 60_000;
 
@@ -150,7 +151,7 @@ class DynamoDBState implements SharedState {
   }
 
   async holdMethod(budgetKey: string, method: string, untilMs: number): Promise<void> {
-    const update = holdUpdate(this.options.tableName, budgetKey, method, untilMs);
+    const update = holdUpdate(this.options.tableName, budgetKey, method, untilMs, this.now());
     await this.write('holdMethod', (client, abortSignal) =>
       client.send(new UpdateItemCommand(update), { abortSignal }),
     );

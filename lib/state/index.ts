@@ -10,8 +10,8 @@
  * | id                      | written by                 | attributes                          | lives                   |
  * |-------------------------|----------------------------|-------------------------------------|-------------------------|
  * | `claim#<key>`           | claim (bot-event delivery) | until (ms), owner                   | the claim's ttl         |
- * | `budget#<budgetKey>`    | takeTypingSlot, admit,     | tat (ms, GCRA); `w#<coalesceKey>`   | a minute past `tat`, or |
- * |                         | holdMethod                 | (a typing window's end, ms), and    | two past a hold;        |
+ * | `budget#<budgetKey>`    | takeTypingSlot, admit,     | tat (ms, GCRA); `w#<coalesceKey>`   | 12 min past its last    |
+ * |                         | holdMethod                 | (a typing window's end, ms), and    | write (past any hold);  |
  * |                         |                            | `w#<coalesceKey>|held-by|<holder>`  | windows pruned on write |
  * |                         |                            | beside a window a named request     |                         |
  * |                         |                            | opened; `hold#<method>` (ms: the    |                         |

@@ -57,6 +57,11 @@ export interface IdempotentRequest {
   payloadHash: string;
   /** How long this caller can wait for an earlier request with the same key to finish. */
   remainingMs: number;
+  /**
+   * How long this request's own work may run (default `remainingMs`): its record counts as in progress that long,
+   * so a repeat never takes over while the work may still act.
+   */
+  runsForMs?: number;
 }
 
 export type IdempotentOutcome =

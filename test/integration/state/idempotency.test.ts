@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../../lib/deadline/index.js';
-import type { StoredAnswer } from '../../../lib/state/index.js';
-import { container, containers, useStateTable } from './state-table.js';
+import { createSharedState, createStateClient, type StoredAnswer } from '../../../lib/state/index.js';
+import { captureLogger } from '../../support/logs.js';
+import { container, containers, useStateTable, type StateTable } from './state-table.js';
+
+/** A container whose warnings the test reads (state-table.ts's containers fail on any warning). */
+function observedContainer(table: StateTable) {
+  const { logger, records } = captureLogger();
+  const state = createSharedState({
+    tableName: table.tableName,
+    logger,
+    callTimeoutMs: 5_000,
+    client: createStateClient(5_000, table.endpoint),
+  });
+  return { state, warnings: () => records().filter((record) => record.level === 'warn') };
+}
 
 /** Work that counts its runs and takes `ms`, answering what a handler would. */
 function countedWork(ms: number, answer: StoredAnswer = { statusCode: 200, body: '{"ok":true}' }) {
@@ -14,7 +27,7 @@ function countedWork(ms: number, answer: StoredAnswer = { statusCode: 200, body:
   return work;
 }
 
-describe('idempotent requests across containers, on Powertools (moto)', () => {
+describe('idempotent requests across containers (moto)', () => {
   const table = useStateTable();
 
   it('runs the work once for 20 containers sending the same request at once, and gives all the same answer', async () => {
@@ -127,5 +140,28 @@ describe('idempotent requests across containers, on Powertools (moto)', () => {
     const retried = await second.runIdempotent({ ...request, remainingMs: 2_000 }, countedWork(0));
     // Assess
     expect(retried).toMatchObject({ kind: 'done', replayed: false });
+  });
+
+  it('never stores a late answer over a record a repeat took over: a later repeat runs the work, no conflict', async () => {
+    // Prepare: the first request's record lapses while its work still runs; a repeat takes it over and fails
+    const first = observedContainer(table);
+    const [second, third] = [container(table), container(table)];
+    const request = { key: 'webhook-late', payloadHash: 'sha-a', remainingMs: 100 };
+    const late = first.state.runIdempotent(request, countedWork(600));
+    await sleep(250);
+    await expect(
+      second.runIdempotent({ ...request, remainingMs: 2_000 }, async () => {
+        throw new Error('portal down');
+      }),
+    ).rejects.toThrow('portal down');
+    // Act
+    const lateOutcome = await late;
+    const work = countedWork(0);
+    const again = await third.runIdempotent({ ...request, remainingMs: 2_000 }, work);
+    // Assess: the late answer reached its own caller only; the record it would have written stayed gone
+    expect(lateOutcome).toMatchObject({ kind: 'done', replayed: false });
+    expect(first.warnings().map((line) => line.message)).toEqual(['idempotency answer not stored']);
+    expect(again).toMatchObject({ kind: 'done', replayed: false });
+    expect(work.runs).toBe(1);
   });
 });

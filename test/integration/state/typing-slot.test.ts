@@ -127,4 +127,20 @@ describe('typing slots: coalescing and the portal budget together (moto)', () =>
     // Assess
     expect(first).toEqual({ kind: 'acquired' });
   });
+
+  it('never prunes a window another container reopened after this one saw it lapse', async () => {
+    // Prepare: X sees chat-a's window lapse, then Y opens it again
+    const clock = manualClock();
+    const [x, y, z] = containers(table, 3, { now: clock.now });
+    await x!.takeTypingSlot(slot('chat-a', 'portal-reopened', 50, 1_000));
+    clock.advance(1_500);
+    await x!.takeTypingSlot(slot('chat-b', 'portal-reopened', 50, 1_000));
+    const reopened = await y!.takeTypingSlot(slot('chat-a', 'portal-reopened', 50, 1_000));
+    clock.advance(100);
+    // Act: X's next write would prune chat-a as it last saw it
+    const other = await x!.takeTypingSlot(slot('chat-c', 'portal-reopened', 50, 1_000));
+    const repeat = await z!.takeTypingSlot(slot('chat-a', 'portal-reopened', 50, 1_000));
+    // Assess
+    expect([reopened.kind, other.kind, repeat.kind]).toEqual(['acquired', 'acquired', 'coalesced']);
+  });
 });

@@ -157,14 +157,39 @@ describe('DynamoDB state: round trips and what a refused write tells', () => {
     ).toEqual(['w#portal|39|old']);
   });
 
-  it('gives up after three writes on a bucket that moves under each (a table edited by hand), refusing for one interval', async () => {
+  it('never prunes the holder entry of the window it reopens for the same request (a path may appear once)', async () => {
+    // Prepare: the window and its holder entry of an earlier copy of this request, both lapsed
+    const holderEntry = `${slot.coalesceKey}|held-by|typing#msg_1`;
+    const { state, sent } = stateWith([
+      {
+        attributes: bucket(NOW + 500, {
+          [slot.coalesceKey]: NOW - 1,
+          [holderEntry]: NOW - 1,
+          'portal|39|old': NOW - 1,
+        }),
+      },
+      { attributes: bucket(NOW + 1_000) },
+    ]);
+    // Act
+    await state.takeTypingSlot({ ...slot, coalesceKey: 'portal|39|first' });
+    await state.takeTypingSlot({ ...slot, holder: 'typing#msg_1' });
+    // Assess
+    const second = sent[1]!.input;
+    const names = second.ExpressionAttributeNames as Record<string, string>;
+    const removed = (String(second.UpdateExpression).split(' REMOVE ')[1] ?? '').split(', ').map((n) => names[n]);
+    expect(removed).toEqual(['w#portal|39|old']);
+    expect(String(second.ConditionExpression)).toContain('attribute_not_exists');
+  });
+
+  it('gives up after four writes on a bucket that moves under each (a table edited by hand), refusing for one interval', async () => {
     const { state, sent } = stateWith([
       { refusedWith: bucket(NOW + 100) },
       { refusedWith: bucket(NOW - 1) },
       { refusedWith: bucket(NOW + 100) },
+      { refusedWith: bucket(NOW - 1) },
     ]);
     await expect(state.admit('portal', budget)).resolves.toEqual({ admitted: false, retryAfterMs: 500 });
-    expect(sent).toHaveLength(3);
+    expect(sent).toHaveLength(4);
   });
 
   it('judges every retry at the first attempt’s instant: a peer’s admission makes the next write busy, not fresh', async () => {

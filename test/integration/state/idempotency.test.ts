@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../../lib/deadline/index.js';
-import { createSharedState, createStateClient, type StoredAnswer } from '../../../lib/state/index.js';
-import { captureLogger } from '../../support/logs.js';
-import { container, containers, useStateTable, type StateTable } from './state-table.js';
-
-/** A container whose warnings the test reads (state-table.ts's containers fail on any warning). */
-function observedContainer(table: StateTable) {
-  const { logger, records } = captureLogger();
-  const state = createSharedState({
-    tableName: table.tableName,
-    logger,
-    callTimeoutMs: 5_000,
-    client: createStateClient(5_000, table.endpoint),
-  });
-  return { state, warnings: () => records().filter((record) => record.level === 'warn') };
-}
+import type { StoredAnswer } from '../../../lib/state/index.js';
+import { container, containers, observedContainer, useStateTable } from './state-table.js';
 
 /** Work that counts its runs and takes `ms`, answering what a handler would. */
 function countedWork(ms: number, answer: StoredAnswer = { statusCode: 200, body: '{"ok":true}' }) {

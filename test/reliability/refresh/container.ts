@@ -16,9 +16,9 @@
  * A container is warm after its first invocation: its SDK client, connections and secret cache are reused,
  * exactly as in a warm Lambda container.
  */
-import { createInterface } from 'node:readline';
 import { createTypingHandler, typingDependencies } from '../../../functions/typing.js';
 import { lambdaContext, signedTypingEvent } from '../../../devtools/lambda.js';
+import { serveInvocations } from '../../support/container-loop.js';
 
 const required = (name: string): string => {
   const value = process.env[name];
@@ -31,43 +31,8 @@ const body = required('TYPING_BODY');
 const remainingMs = Number(process.env.REMAINING_MS ?? 10_000);
 const handler = createTypingHandler(typingDependencies(process.env));
 
-const emit = (record: Record<string, unknown>, then?: () => void): void => {
-  process.stdout.write(JSON.stringify({ ...record, pid: process.pid }) + '\n', then);
-};
-
-emit({ container: 'ready' });
-
-let pending = 0;
-let closed = false;
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
-  const { fireAt } = JSON.parse(line) as { fireAt: number };
-  pending += 1;
-  setTimeout(() => void invoke(), Math.max(0, fireAt - Date.now()));
-});
-lines.on('close', () => {
-  closed = true;
-  if (pending === 0) process.exit(0);
-});
-
-async function invoke(): Promise<void> {
+serveInvocations(async () => {
   // Signed at fire time, as a caller would: the signature's timestamp is "now".
-  const event = signedTypingEvent(body, key);
-  const context = lambdaContext(remainingMs);
-  const firedAt = Date.now();
-  const started = performance.now();
-  let record: Record<string, unknown>;
-  try {
-    const response = await handler(event, context);
-    record = { status: response.statusCode, body: response.body, headers: response.headers };
-  } catch (error) {
-    // The handler must never throw; if it does, the parent sees it as status 0.
-    record = { status: 0, thrown: String(error) };
-  }
-  const elapsedMs = Math.round((performance.now() - started) * 10) / 10;
-  pending -= 1;
-  // Exit once the last line is flushed: the SDK's keep-alive sockets would otherwise keep the process up.
-  emit({ container: 'result', ...record, firedAt, elapsedMs }, () => {
-    if (closed && pending === 0) process.exit(0);
-  });
-}
+  const response = await handler(signedTypingEvent(body, key), lambdaContext(remainingMs));
+  return { status: response.statusCode, body: response.body, headers: response.headers };
+});

@@ -3,66 +3,39 @@
  * (container.ts, bundled once per file), so nothing is shared but Secrets Manager (moto) and the loopback
  * portal, exactly like warm containers of the `/typing` function. A file calls `useContainers()` once.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { afterEach, beforeAll } from 'vitest';
+import { afterEach } from 'vitest';
 import type { PortalCredentials } from '../../../lib/portal/index.js';
 import { startPortal, type FakePortal } from '../../../sandbox/portal/index.js';
 import { oauthBotOn } from '../../../devtools/fixtures.js';
 import { countBy, percentile } from '../../support/report.js';
+import { startProcessContainer, useContainerBundle, type InvocationResult } from '../../support/process-container.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../../support/secrets.js';
 
 export type OAuthSecret = PortalCredentials & { oauth: NonNullable<PortalCredentials['oauth']> };
 
 const here = dirname(fileURLToPath(import.meta.url));
-// One bundle per test file's worker: two files bundling to one path at once would race.
-const bundle = join(process.cwd(), '.cache', 'refresh-race', `container-${process.pid}.mjs`);
+let bundle = '';
 // The typing function's Lambda timeout is 10 s (serverless.yml); the failure scenarios use a shorter budget so
 // that a waiter running out its deadline costs the suite less. Every bound below scales with it.
 export const REMAINING_MS = 10_000;
 export const SHORT_REMAINING_MS = 4_000;
 
 const portals: FakePortal[] = [];
-const children = new Set<ChildProcessWithoutNullStreams>();
 
 /** Bundles the container once for the file, and ends every container and portal a test started. */
 export function useContainers(): void {
-  beforeAll(async () => {
-    mkdirSync(dirname(bundle), { recursive: true });
-    await build({
-      entryPoints: [join(here, 'container.ts')],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      outfile: bundle,
-      logLevel: 'error',
-      // As in the deployed bundle (serverless.yml): the AWS SDK still calls require() for Node built-ins.
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
-  });
+  bundle = useContainerBundle(join(here, 'container.ts'), 'refresh-race');
   afterEach(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
-    children.clear();
     await Promise.all(portals.splice(0).map((portal) => portal.close()));
   });
 }
 
 // ---- containers -----------------------------------------------------------------------------------------
 
-export interface ContainerResult {
-  status: number;
-  body: string;
+export interface ContainerResult extends InvocationResult {
   headers?: Record<string, string>;
-  firedAt: number;
-  elapsedMs: number;
-  pid: number;
-  /** The service's own JSON log lines written during this invocation. */
-  logs: Array<Record<string, unknown>>;
 }
 
 export interface Container {
@@ -123,63 +96,8 @@ export function containerEnv(scene: Scene, remainingMs: number, overrides: NodeJ
 }
 
 export async function startContainer(env: NodeJS.ProcessEnv): Promise<Container> {
-  const child = spawn(process.execPath, [bundle], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  const waiting: Array<{ resolve: (result: ContainerResult) => void; reject: (error: Error) => void }> = [];
-  let onReady!: () => void;
-  const ready = new Promise<void>((resolve) => (onReady = resolve));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      logs.push({ raw: line });
-      return;
-    }
-    if (record.container === 'ready') onReady();
-    else if (record.container === 'result') {
-      waiting.shift()?.resolve({ ...(record as unknown as ContainerResult), logs });
-      logs = [];
-    } else logs.push(record);
-  });
-  const exited = new Promise<never>((_, reject) =>
-    child.on('exit', (code) => {
-      const error = new Error(`container ${child.pid} exited (${code}): ${stderr}`);
-      for (const waiter of waiting.splice(0)) waiter.reject(error);
-      reject(error);
-    }),
-  );
-  exited.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    ready,
-    exited,
-    new Promise(
-      (_, reject) =>
-        (timer = setTimeout(() => reject(new Error(`container ${child.pid} not ready: ${stderr}`)), 15_000)),
-    ),
-  ]).finally(() => clearTimeout(timer));
-  return {
-    pid: child.pid ?? 0,
-    fire(fireAt) {
-      return new Promise((resolve, reject) => {
-        waiting.push({ resolve, reject });
-        child.stdin.write(JSON.stringify({ fireAt }) + '\n');
-      });
-    },
-    close: () => child.stdin.end(),
-    kill: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
+  const spawned = await startProcessContainer<{ fireAt: number }, ContainerResult>(bundle, env, 15_000);
+  return { ...spawned, fire: (fireAt) => spawned.send({ fireAt }) };
 }
 
 export const fireAll = (containers: Container[]) => {

@@ -15,8 +15,8 @@
  *   stdin closed                                     the process exits once its invocations have answered.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { createInterface } from 'node:readline';
 import { lambdaContext } from '../../../devtools/lambda.js';
+import { serveInvocations } from '../../support/container-loop.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -28,38 +28,7 @@ const { handler } = (
     : await import('../../../functions/typing.js')
 ) as { handler: Handler };
 
-const emit = (record: Record<string, unknown>, then?: () => void): void => {
-  process.stdout.write(JSON.stringify({ ...record, pid: process.pid }) + '\n', then);
-};
-
-emit({ container: 'ready' });
-
-let pending = 0;
-let closed = false;
-const lines = createInterface({ input: process.stdin });
-lines.on('line', (line) => {
-  const { fireAt, event } = JSON.parse(line) as { fireAt: number; event: APIGatewayProxyEventV2 };
-  pending += 1;
-  setTimeout(() => void invoke(event), Math.max(0, fireAt - Date.now()));
+serveInvocations<{ fireAt: number; event: APIGatewayProxyEventV2 }>(async ({ event }) => {
+  const response = await handler(event, lambdaContext(remainingMs));
+  return { status: response.statusCode, body: response.body };
 });
-lines.on('close', () => {
-  closed = true;
-  if (pending === 0) process.exit(0);
-});
-
-async function invoke(event: APIGatewayProxyEventV2): Promise<void> {
-  const firedAt = Date.now();
-  let record: Record<string, unknown>;
-  try {
-    const response = await handler(event, lambdaContext(remainingMs));
-    record = { status: response.statusCode, body: response.body };
-  } catch (error) {
-    // The handler must never throw; if it does, the parent sees it as status 0.
-    record = { status: 0, thrown: String(error) };
-  }
-  pending -= 1;
-  // Exit once the last line is flushed: the SDK's keep-alive sockets would otherwise keep the process up.
-  emit({ container: 'result', ...record, firedAt, elapsedMs: Date.now() - firedAt }, () => {
-    if (closed && pending === 0) process.exit(0);
-  });
-}

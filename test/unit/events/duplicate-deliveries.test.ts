@@ -5,9 +5,9 @@ import { parseFormBody } from '../../../lib/events/form-body.js';
 import { showTypingForEvent } from '../../../lib/events/reactions.js';
 import { TypingGate } from '../../../lib/imbot/typing-gate.js';
 import type { PortalClient, PortalCredentials } from '../../../lib/portal/index.js';
-import { createMemoryState, type SharedState, type TypingSlotRequest } from '../../../lib/state/index.js';
 import { encodeForm, messageEvent, type EventPortal } from '../../support/bot-events.js';
 import { captureLogger } from '../../support/logs.js';
+import { storeWithSlotsReversed } from '../../support/reversed-slots.js';
 
 const sender: EventPortal = {
   domain: 'some-domain.bitrix24.com',
@@ -20,33 +20,6 @@ const stored: PortalCredentials = {
   memberId: sender.memberId,
   webhook: { url: 'https://some-domain.bitrix24.com/rest/1/code/', clientId: sender.applicationToken },
 };
-
-/**
- * One store shared by two containers, where the typing-slot writes of concurrent callers land in the reverse of
- * the order they were sent (as two containers' writes may on DynamoDB): the second caller's slot is decided
- * first. Claims land in the order they were sent.
- */
-function storeWithSlotsReversed(): SharedState {
-  const store = createMemoryState({ idempotencyTtlSeconds: 600, inProgressRetryAfterMs: 1_000, maxEntries: 100 });
-  const waiting: Array<() => void> = [];
-  const takeTypingSlot = (request: TypingSlotRequest) =>
-    new Promise<Awaited<ReturnType<SharedState['takeTypingSlot']>>>((resolve) => {
-      waiting.push(() => void store.takeTypingSlot(request).then(resolve));
-      // Two callers: decide the later first. One caller (nobody to race): decide it after a moment.
-      if (waiting.length === 2) for (const decide of waiting.splice(0).reverse()) decide();
-      else setTimeout(() => waiting.splice(0).forEach((decide) => decide()), 20);
-    });
-  return {
-    scope: store.scope,
-    claim: (key, ttlMs) => store.claim(key, ttlMs),
-    release: (key) => store.release(key),
-    takeTypingSlot,
-    releaseTypingSlot: (key) => store.releaseTypingSlot(key),
-    admit: (key, budget) => store.admit(key, budget),
-    holdMethod: (key, method, untilMs) => store.holdMethod(key, method, untilMs),
-    runIdempotent: (request, work) => store.runIdempotent(request, work),
-  };
-}
 
 function countingPortal(): PortalClient & { calls: number } {
   const portal = {

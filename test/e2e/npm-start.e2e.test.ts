@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../../devtools/net.js';
 import { buildCli, type BuiltCli } from '../support/built-cli.js';
 import { copyProject, type ProjectCopy } from '../support/project-copy.js';
+import { BUILTIN_FIXTURES } from '../../bin/commands/events.js';
 
 // `npm start` as an operator runs it, twice, in a copy of the project (so the sandbox's .local/ and the packaging
 // folders are this suite's own), with the built CLI talking to it.
@@ -183,14 +184,7 @@ describe('npm run package beside a running npm start', () => {
 
   it('leaves the running sandbox serving every built-in fixture', async () => {
     // Prepare
-    const fixtures = [
-      'message-webhook-bot',
-      'command-webhook-bot',
-      'join-chat-webhook-bot',
-      'delete-webhook-bot',
-      'install-oauth-app',
-      'update-oauth-app',
-    ];
+    const fixtures = BUILTIN_FIXTURES;
 
     // Act: at once, so that new emulated containers load the functions after the packaging
     const sent = await Promise.all(

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { botEventsDependencies, createBotEventsHandler } from '../../functions/bot-events.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import {
   commandEvent,
@@ -16,8 +15,8 @@ import {
 import { observedBus } from '../support/event-bus.js';
 import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { httpEvent, lambdaContext } from '../../devtools/lambda.js';
-import { captureLogger } from '../support/logs.js';
 import { putSecret, readSecret, uniquePrefix } from '../support/secrets.js';
+import { eventsHandlerOn } from '../support/handlers.js';
 
 let webhookPortal: FakePortal;
 let oauthPortal: FakePortal;
@@ -57,20 +56,7 @@ beforeEach(() => {
   oauthPortal.resetCalls();
 });
 
-function eventsHandler(env: Record<string, string> = {}) {
-  const capture = captureLogger();
-  const deps = botEventsDependencies(
-    {
-      CREDENTIALS_SOURCE: 'secrets-manager',
-      TYPING_COALESCE_MS: '0',
-      SECRETS_PREFIX: prefix,
-      BITRIX24_TIMEOUT_MS: '1000',
-      ...env,
-    },
-    { logger: capture.logger },
-  );
-  return { handler: createBotEventsHandler(deps), ...capture };
-}
+const eventsHandler = (env: Record<string, string> = {}) => eventsHandlerOn(prefix, env);
 
 async function deliver(
   handler: ReturnType<typeof eventsHandler>['handler'],

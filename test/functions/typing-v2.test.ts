@@ -3,12 +3,11 @@
  * and status, against the loopback portal: what reaches the portal, what the caller gets, and what is refused.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTypingHandler, typingDependencies } from '../../functions/typing.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { oauthBotOn, random, webhookBotOn } from '../../devtools/fixtures.js';
 import { lambdaContext, signedTypingEvent } from '../../devtools/lambda.js';
-import { captureLogger } from '../support/logs.js';
 import { putSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
+import { typingHandlerOn } from '../support/handlers.js';
 
 const NOTIFY = 'imbot.v2.Chat.InputAction.notify';
 const BOT_TOKEN = random(16);
@@ -43,20 +42,7 @@ beforeEach(() => {
   oauthPortal.resetCalls();
 });
 
-function typingHandler(env: Record<string, string> = {}) {
-  const capture = captureLogger();
-  const deps = typingDependencies(
-    {
-      CREDENTIALS_SOURCE: 'secrets-manager',
-      TYPING_COALESCE_MS: '0',
-      SECRETS_PREFIX: prefix,
-      BITRIX24_TIMEOUT_MS: '1000',
-      ...env,
-    },
-    { logger: capture.logger },
-  );
-  return { handler: createTypingHandler(deps), ...capture };
-}
+const typingHandler = (env: Record<string, string> = {}) => typingHandlerOn(prefix, env);
 
 async function send(body: Record<string, unknown>, handler = typingHandler().handler) {
   const response = await handler(signedTypingEvent(body, key), lambdaContext(8_000));

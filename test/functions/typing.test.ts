@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTypingHandler, typingDependencies } from '../../functions/typing.js';
 import { generateSigningKey } from '../../lib/signing/standard-webhooks.js';
 import { startPortal, type FakePortal } from '../../sandbox/portal/index.js';
 import { oauthBotOn, webhookBotOn } from '../../devtools/fixtures.js';
 import { httpEvent, lambdaContext, signedTypingEvent } from '../../devtools/lambda.js';
-import { captureLogger } from '../support/logs.js';
 import { putSecret, readSecret, seedTypingKeys, uniquePrefix } from '../support/secrets.js';
+import { typingHandlerOn } from '../support/handlers.js';
 
 let portal: FakePortal;
 let prefix: string;
@@ -27,20 +26,7 @@ beforeEach(() => {
   portal.resetCalls();
 });
 
-function typingHandler(env: Record<string, string> = {}) {
-  const capture = captureLogger();
-  const deps = typingDependencies(
-    {
-      CREDENTIALS_SOURCE: 'secrets-manager',
-      TYPING_COALESCE_MS: '0',
-      SECRETS_PREFIX: prefix,
-      BITRIX24_TIMEOUT_MS: '1000',
-      ...env,
-    },
-    { logger: capture.logger },
-  );
-  return { handler: createTypingHandler(deps), ...capture };
-}
+const typingHandler = (env: Record<string, string> = {}) => typingHandlerOn(prefix, env);
 
 async function call(handler: ReturnType<typeof typingHandler>['handler'], event: ReturnType<typeof httpEvent>) {
   const response = await handler(event, lambdaContext(8_000));

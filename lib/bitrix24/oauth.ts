@@ -1,5 +1,9 @@
 import type { Deadline } from '../deadline/index.js';
 import { Bitrix24Error, TRANSPORT } from './errors.js';
+import { HttpBodyError, nodeHttpTransport, type HttpAnswer, type HttpTransport } from './http-transport.js';
+
+// A token answer is a few hundred bytes; anything near this is not one.
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface TokenSet {
   accessToken: string;
@@ -29,7 +33,7 @@ export function tokenUrlFor(serverEndpointOrOrigin: string): string {
 export async function refreshTokens(
   request: { tokenUrl: string; clientId: string; clientSecret: string; refreshToken: string },
   deadline: Deadline,
-  options: { timeoutMs: number; fetch?: typeof fetch },
+  options: { timeoutMs: number; transport?: HttpTransport },
 ): Promise<TokenSet> {
   const url = new URL(request.tokenUrl);
   url.search = new URLSearchParams({
@@ -40,19 +44,36 @@ export async function refreshTokens(
   }).toString();
   const timeoutMs = deadline.timeoutFor(options.timeoutMs);
   if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the token refresh');
-  let response: Response;
+  let response: HttpAnswer;
   let parsed: unknown;
   try {
-    response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-    parsed = await response.json();
+    response = await (options.transport ?? nodeHttpTransport)({
+      method: 'GET',
+      url,
+      timeoutMs,
+      maxBytes: MAX_ANSWER_BYTES,
+    });
   } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      throw new Bitrix24Error(TRANSPORT.timeout, 0, 'OAuth server did not answer in time', undefined, { cause: error });
+    const status = error instanceof HttpBodyError ? error.status : 0;
+    if (error instanceof HttpBodyError && error.reason === 'too-large') {
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, status, 'OAuth server answered too much');
     }
-    if (name === 'SyntaxError')
-      throw new Bitrix24Error(TRANSPORT.invalidResponse, 0, 'OAuth server answered without JSON');
+    const name = (error as { name?: string }).name;
+    if (name === 'TimeoutError' || name === 'AbortError' || (error as HttpBodyError).reason === 'timeout') {
+      throw new Bitrix24Error(TRANSPORT.timeout, status, 'OAuth server did not answer in time', undefined, {
+        cause: error,
+      });
+    }
     throw new Bitrix24Error(TRANSPORT.network, 0, 'OAuth server unreachable', undefined, { cause: error });
+  }
+  // The refresh token travels in the query string: a redirect is never followed, so it reaches no other host.
+  if (response.status >= 300 && response.status < 400) {
+    throw new Bitrix24Error(TRANSPORT.network, response.status, `OAuth server answered ${response.status}`);
+  }
+  try {
+    parsed = JSON.parse(response.text);
+  } catch {
+    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'OAuth server answered without JSON');
   }
   // `null`, a number or an array is JSON too; none of them is an answer.
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -1,3 +1,5 @@
+import { nodeHttpTransport, type HttpTransport } from './http-transport.js';
+
 /**
  * Where a portal's address sends callers now: a renamed portal's old address answers 302 to its new one. The
  * probe asks for a REST method without any credentials (nothing secret travels), never follows the redirect, and
@@ -5,17 +7,18 @@
  */
 export async function redirectedHost(
   endpoint: string,
-  options: { timeoutMs: number; fetch?: typeof fetch },
+  options: { timeoutMs: number; transport?: HttpTransport },
 ): Promise<string | undefined> {
   if (options.timeoutMs <= 0) return undefined;
   try {
-    const response = await (options.fetch ?? fetch)(`${new URL(endpoint).origin}/rest/app.info.json`, {
+    const response = await (options.transport ?? nodeHttpTransport)({
       method: 'GET',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs),
+      url: `${new URL(endpoint).origin}/rest/app.info.json`,
+      timeoutMs: options.timeoutMs,
+      // Only the status and Location matter; a redirect's body is a line of HTML.
+      maxBytes: 64 * 1024,
     });
-    await response.body?.cancel();
-    const location = response.headers.get('location');
+    const location = response.header('location');
     if (response.status < 300 || response.status >= 400 || !location || !URL.canParse(location)) return undefined;
     return new URL(location).hostname.toLowerCase();
   } catch {

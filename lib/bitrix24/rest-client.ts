@@ -1,6 +1,7 @@
 import { Deadline, sleep } from '../deadline/index.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import { Bitrix24Error, TRANSPORT } from './errors.js';
+import { HttpBodyError, nodeHttpTransport, type HttpAnswer, type HttpTransport } from './http-transport.js';
 
 /** Where a REST call goes: an inbound webhook, or an OAuth `client_endpoint` with an access token. */
 export type RestTarget =
@@ -13,7 +14,8 @@ export interface RestClientOptions {
   /** Base of the exponential backoff between rate-limited attempts. */
   backoffBaseMs?: number;
   backoffCapMs?: number;
-  fetch?: typeof fetch;
+  /** How a request reaches the portal; node:https unless a test gives another. */
+  transport?: HttpTransport;
   random?: () => number;
 }
 
@@ -47,7 +49,7 @@ export interface RestClient {
 // A portal answer larger than this is not a REST envelope; refuse to buffer it.
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 // Socket errors that mean a kept-alive connection was closed under us; the request never ran, so resending is safe.
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNREFUSED']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
 
 function errorCode(error: unknown): string | undefined {
   let current: unknown = error;
@@ -67,9 +69,8 @@ function operatingResetAt(envelope: Record<string, unknown>): number | undefined
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }
 
-async function movedError(response: Response): Promise<Bitrix24Error> {
-  await response.body?.cancel();
-  const location = response.headers.get('location') ?? '';
+function movedError(response: HttpAnswer): Bitrix24Error {
+  const location = response.header('location') ?? '';
   const host = URL.canParse(location) ? new URL(location).host : 'nowhere';
   const error = new Bitrix24Error(TRANSPORT.moved, response.status, `portal answered ${response.status} to ${host}`);
   error.location = location;
@@ -81,17 +82,9 @@ function urlFor(target: RestTarget, method: string): string {
   return `${base.endsWith('/') ? base : `${base}/`}${method}.json`;
 }
 
-async function readEnvelope(response: Response): Promise<Record<string, unknown>> {
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel();
-    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
-  }
-  const text = await response.text();
-  if (text.length > MAX_RESPONSE_BYTES)
-    throw new Bitrix24Error(TRANSPORT.invalidResponse, response.status, 'response too large');
+function readEnvelope(response: HttpAnswer): Record<string, unknown> {
   try {
-    const body: unknown = JSON.parse(text);
+    const body: unknown = JSON.parse(response.text);
     if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
   } catch {
     // fall through: an HTML error page from a proxy in front of the portal, for instance
@@ -129,31 +122,38 @@ function transportError(error: unknown, status: number, timeoutMs: number, other
 }
 
 async function post(
-  doFetch: typeof fetch,
+  transport: HttpTransport,
   target: RestTarget,
   method: string,
   params: Record<string, unknown>,
   timeoutMs: number,
-): Promise<Response> {
+): Promise<HttpAnswer> {
   // OAuth tokens travel in the body, not the query string, so they stay out of any access log on the way.
   const body = target.kind === 'oauth' ? { ...params, auth: target.accessToken } : params;
   try {
-    return await doFetch(urlFor(target, method), {
+    // The transport never follows a redirect: a renamed portal's old address answers 302, and following it
+    // would send the token or webhook code to a host nobody verified. The portal layer decides what it means.
+    return await transport({
       method: 'POST',
+      url: urlFor(target, method),
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-      // A renamed portal's old address answers 302; following it would send the token or webhook code to a
-      // host nobody verified. The portal layer decides what a redirect means.
-      redirect: 'manual',
+      timeoutMs,
+      maxBytes: MAX_RESPONSE_BYTES,
     });
   } catch (error) {
-    throw transportError(error, 0, timeoutMs, 'request failed');
+    if (!(error instanceof HttpBodyError)) throw transportError(error, 0, timeoutMs, 'request failed');
+    if (error.reason === 'too-large') {
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, error.status, 'response too large', undefined, {
+        cause: error,
+      });
+    }
+    throw transportError(error.cause, error.status, timeoutMs, 'response interrupted');
   }
 }
 
 /** What a REST envelope says: its result, or the portal's error with when to try again. */
-function resultOf(envelope: Record<string, unknown>, response: Response): AttemptResult {
+function resultOf(envelope: Record<string, unknown>, response: HttpAnswer): AttemptResult {
   const resetAt = operatingResetAt(envelope);
   if (typeof envelope.error === 'string') {
     const description = typeof envelope.error_description === 'string' ? envelope.error_description : '';
@@ -162,12 +162,12 @@ function resultOf(envelope: Record<string, unknown>, response: Response): Attemp
       envelope.error,
       response.status,
       description,
-      parseRetryAfter(response.headers.get('retry-after')) ?? untilReset,
+      parseRetryAfter(response.header('retry-after')) ?? untilReset,
     );
     error.operatingResetAt = resetAt;
     throw error;
   }
-  if (!response.ok || !('result' in envelope)) {
+  if (response.status < 200 || response.status >= 300 || !('result' in envelope)) {
     throw new Bitrix24Error(
       TRANSPORT.invalidResponse,
       response.status,
@@ -179,22 +179,15 @@ function resultOf(envelope: Record<string, unknown>, response: Response): Attemp
 
 /** One HTTP attempt of a REST call; every failure is a Bitrix24Error. */
 async function attempt(
-  doFetch: typeof fetch,
+  transport: HttpTransport,
   target: RestTarget,
   method: string,
   params: Record<string, unknown>,
   timeoutMs: number,
 ): Promise<AttemptResult> {
-  const response = await post(doFetch, target, method, params, timeoutMs);
-  if (response.status >= 300 && response.status < 400) throw await movedError(response);
-  let envelope: Record<string, unknown>;
-  try {
-    envelope = await readEnvelope(response);
-  } catch (error) {
-    if (error instanceof Bitrix24Error) throw error;
-    throw transportError(error, response.status, timeoutMs, 'response interrupted');
-  }
-  return resultOf(envelope, response);
+  const response = await post(transport, target, method, params, timeoutMs);
+  if (response.status >= 300 && response.status < 400) throw movedError(response);
+  return resultOf(readEnvelope(response), response);
 }
 
 /** How long to wait before retrying a failed attempt, or undefined when resending cannot help. */
@@ -221,7 +214,7 @@ async function retryAdmitted(
 }
 
 export function createRestClient(options: RestClientOptions): RestClient {
-  const doFetch = options.fetch ?? fetch;
+  const transport = options.transport ?? nodeHttpTransport;
   const backoff: Backoff = {
     baseMs: options.backoffBaseMs ?? 300,
     capMs: options.backoffCapMs ?? 2_000,
@@ -240,7 +233,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
         const timeoutMs = deadline.timeoutFor(options.timeoutMs);
         if (timeoutMs <= 0) throw new Bitrix24Error(TRANSPORT.timeout, 0, 'deadline reached before the call');
         try {
-          const { result, status, operatingResetAt } = await attempt(doFetch, target, method, params, timeoutMs);
+          const { result, status, operatingResetAt } = await attempt(transport, target, method, params, timeoutMs);
           return { result: result as T, attempts, status, operatingResetAt };
         } catch (error) {
           if (!(error instanceof Bitrix24Error)) throw error;

@@ -1,3 +1,4 @@
+import type { HttpTransport } from '../bitrix24/http-transport.js';
 import { Bitrix24Error } from '../bitrix24/errors.js';
 import { refreshTokens, tokenUrlFor, type TokenSet } from '../bitrix24/oauth.js';
 import { createRestClient } from '../bitrix24/rest-client.js';
@@ -21,7 +22,7 @@ export interface InstallPolicy {
   timeoutMs: number;
   /** Whether the portal may be on plain-http loopback (the sandbox and tests). */
   allowLoopbackEndpoints?: boolean;
-  fetch?: typeof fetch;
+  transport?: HttpTransport;
 }
 
 interface InstallDeps {
@@ -131,7 +132,7 @@ async function provenTokens(
         refreshToken: event.auth.refreshToken ?? '',
       },
       deadline,
-      { timeoutMs: policy.timeoutMs, fetch: policy.fetch },
+      { timeoutMs: policy.timeoutMs, transport: policy.transport },
     );
   } catch (error) {
     // A refusal, a page that is not JSON, a timeout: none of them proves the install, and Bitrix24 does not
@@ -164,7 +165,7 @@ async function provenTokens(
  * own (the platform lists it in every application's global scope). Any failure counts as "not shown".
  */
 async function isAdministrator(tokens: TokenSet, { policy, deadline, logger }: InstallDeps): Promise<boolean> {
-  const rest = createRestClient({ timeoutMs: policy.timeoutMs, maxAttempts: 1, fetch: policy.fetch });
+  const rest = createRestClient({ timeoutMs: policy.timeoutMs, maxAttempts: 1, transport: policy.transport });
   try {
     const { result } = await rest.call<unknown>(
       { kind: 'oauth', clientEndpoint: tokens.clientEndpoint, accessToken: tokens.accessToken },

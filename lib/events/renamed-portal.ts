@@ -1,3 +1,4 @@
+import type { HttpTransport } from '../bitrix24/http-transport.js';
 import { redirectedHost } from '../bitrix24/redirect-probe.js';
 import type { Credentials, PortalCredentials } from '../portal/index.js';
 import { normalizeDomain } from '../portal/index.js';
@@ -22,7 +23,7 @@ export interface RenamedPortalDeps {
   mayStore: boolean;
   /** For the probe of the old address. */
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  transport?: HttpTransport;
 }
 
 export async function recogniseRenamedPortal(
@@ -45,7 +46,7 @@ export async function recogniseRenamedPortal(
   // The index is only a hint: the stored portal itself must carry this member id.
   if (old.memberId !== memberId) return undefined;
   const endpoint = old.webhook ? old.webhook.url : old.oauth.clientEndpoint;
-  const redirectsTo = await redirectedHost(endpoint, { timeoutMs: deps.timeoutMs ?? 1_000, fetch: deps.fetch });
+  const redirectsTo = await redirectedHost(endpoint, { timeoutMs: deps.timeoutMs ?? 1_000, transport: deps.transport });
   if (redirectsTo !== newDomain) {
     deps.logger.warn('portal rename refused: its old address does not redirect to the new domain', {
       portal: newDomain,

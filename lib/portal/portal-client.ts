@@ -1,3 +1,4 @@
+import type { HttpTransport } from '../bitrix24/http-transport.js';
 import { Bitrix24Error } from '../bitrix24/errors.js';
 import {
   createRestClient,
@@ -70,7 +71,7 @@ export function createPortalClient(deps: {
   /** Where expired pairs are refreshed: our configured OAuth server, never the endpoint a secret names. */
   oauthServer: string;
   deadTokenMemoryMs?: number;
-  fetch?: typeof fetch;
+  transport?: HttpTransport;
   /** false where the function may not write secrets: an expired pair is then reported, not refreshed. */
   refreshTokens?: boolean;
   /** Counts token refreshes. */
@@ -132,7 +133,7 @@ export function createPortalClient(deps: {
           timeoutMs: deps.timeoutMs,
           oauthServer: deps.oauthServer,
           deadTokenMemoryMs: deps.deadTokenMemoryMs,
-          fetch: deps.fetch,
+          transport: deps.transport,
           refresh: failure.isExpiredToken && deps.refreshTokens !== false,
           failure,
           metrics: deps.metrics,

@@ -1,3 +1,4 @@
+import type { HttpTransport } from '../bitrix24/http-transport.js';
 import { refreshTokens, tokenUrlFor, type TokenSet } from '../bitrix24/oauth.js';
 import { Bitrix24Error } from '../bitrix24/errors.js';
 import { Deadline, sleep } from '../deadline/index.js';
@@ -19,7 +20,7 @@ export interface RotationOptions {
   /** How long a claim holds off other containers if its holder neither stores a pair nor releases it. */
   claimLeaseMs?: number;
   pollIntervalMs?: number;
-  fetch?: typeof fetch;
+  transport?: HttpTransport;
   now?: () => number;
   /** false: only adopt a pair a peer already stored; if there is none, rethrow `failure`. */
   refresh?: boolean;
@@ -121,7 +122,7 @@ class Rotation {
           refreshToken: this.oldRefresh,
         },
         this.deadline,
-        { timeoutMs: this.options.timeoutMs, fetch: this.options.fetch },
+        { timeoutMs: this.options.timeoutMs, transport: this.options.transport },
       );
     } catch (error) {
       (this.options.metrics ?? noMetrics).add('TokenRefreshFailures');

@@ -10,9 +10,9 @@ import type { TraceAnnotations, Tracing } from './index.js';
  * SDK cost more than the whole cold-start budget allows (BENCHMARKS.md, "Observability"); this costs three
  * built-in modules.
  *
- * Outbound calls are seen through Node's diagnostics channels: `undici:*` for fetch (portals, the OAuth
- * server) and `http.client.*` for node:https (the AWS SDK). A call records its host and status only, never a
- * path: a webhook URL's path holds its secret code.
+ * Outbound calls are seen through Node's `http.client.*` diagnostics channels: every call the functions make
+ * goes through node:http(s) (the AWS SDK, and the portal and OAuth calls of lib/bitrix24/http-transport.ts). A
+ * call records its host and status only, never a path: a webhook URL's path holds its secret code.
  */
 
 interface Document {
@@ -88,14 +88,6 @@ export function xrayTracing(env: Record<string, string | undefined> = process.en
     const call = calls.get(request);
     if (call && call.end_time === undefined) finish(call, status);
   };
-  type Fetch = { request: { method: string; origin: string } };
-  subscribe('undici:request:create', (m) =>
-    start((m as Fetch).request, (m as Fetch).request.method, (m as Fetch).request.origin),
-  );
-  subscribe('undici:request:headers', (m) =>
-    end((m as Fetch).request, (m as { response: { statusCode: number } }).response.statusCode),
-  );
-  subscribe('undici:request:error', (m) => end((m as Fetch).request, undefined));
   type Https = { request: { method: string; protocol: string; host: string; getHeader(name: string): unknown } };
   subscribe('http.client.request.start', (m) => {
     const { request } = m as Https;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nodeHttpTransport, type HttpTransport } from '../../lib/bitrix24/http-transport.js';
 import { botEventsDependencies, createBotEventsHandler } from '../../functions/bot-events.js';
 import { loadConfig } from '../../lib/config/index.js';
 import { EventVerifier } from '../../lib/events/event-verifier.js';
@@ -171,8 +172,8 @@ describe('POST /bitrix/events: documented example bodies, byte for byte', () => 
     const logger = captureLogger().logger;
     const config = loadConfig(env(prefix));
     const credentials = Credentials.fromConfig(config, logger);
-    const toLoopback: typeof fetch = (input, init) =>
-      fetch(String(input instanceof Request ? input.url : input).replace(`https://${DOMAIN}/`, `${portal.url}/`), init);
+    const toLoopback: HttpTransport = (call) =>
+      nodeHttpTransport({ ...call, url: String(call.url).replace(`https://${DOMAIN}/`, `${portal.url}/`) });
     const verifier = new EventVerifier({
       credentials,
       logger,
@@ -184,7 +185,7 @@ describe('POST /bitrix/events: documented example bodies, byte for byte', () => 
         allowedDomains: [DOMAIN],
         timeoutMs: 2_000,
         allowLoopbackEndpoints: true,
-        fetch: toLoopback,
+        transport: toLoopback,
       },
     });
     const handler = createBotEventsHandler(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { toBotEvent, type BotEvent } from '../../../lib/events/bot-event.js';
 import { parseFormBody } from '../../../lib/events/form-body.js';
 import { verifyEventOrRenamed } from '../../../lib/events/renamed-portal.js';
+import type { HttpAnswer, HttpTransport } from '../../../lib/bitrix24/http-transport.js';
 import { Credentials, parsePortalCredentials, type PortalCredentials } from '../../../lib/portal/index.js';
 import { encodeForm, messageEvent, withField, type EventPortal } from '../../support/bot-events.js';
 import { captureLogger } from '../../support/logs.js';
@@ -28,12 +29,15 @@ const sender: EventPortal = {
   applicationToken: CLIENT_ID,
 };
 /** The old address as the probe sees it: a 302 to `location`, or an ordinary answer. */
+const answer = (status: number, headers: Record<string, string> = {}, text = ''): HttpAnswer => ({
+  status,
+  header: (name) => headers[name],
+  text,
+});
 const oldAddress =
-  (location?: string): typeof fetch =>
+  (location?: string): HttpTransport =>
   async () =>
-    location === undefined
-      ? new Response('{"error":"NO_AUTH_FOUND"}', { status: 401 })
-      : new Response(null, { status: 302, headers: { location } });
+    location === undefined ? answer(401, {}, '{"error":"NO_AUTH_FOUND"}') : answer(302, { location });
 const redirectsToNew = oldAddress('https://new.bitrix24.com/rest/app.info.json');
 
 const eventOf = (fields: Array<[string, string]>): BotEvent =>
@@ -75,7 +79,7 @@ describe('verifyEventOrRenamed', () => {
     const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
       logger: capture.logger,
       mayStore: true,
-      fetch: redirectsToNew,
+      transport: redirectsToNew,
     });
 
     // Assess
@@ -107,7 +111,7 @@ describe('verifyEventOrRenamed', () => {
     const portal = await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
       logger: capture.logger,
       mayStore: false,
-      fetch: redirectsToNew,
+      transport: redirectsToNew,
     });
     const again = await credentials.portal('new.bitrix24.com');
 
@@ -130,7 +134,7 @@ describe('verifyEventOrRenamed', () => {
       verifyEventOrRenamed(credentials, eventOf(fields), {
         logger: capture.logger,
         mayStore: true,
-        fetch: redirectsToNew,
+        transport: redirectsToNew,
       }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
@@ -143,7 +147,7 @@ describe('verifyEventOrRenamed', () => {
       verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
         logger: capture.logger,
         mayStore: true,
-        fetch: redirectsToNew,
+        transport: redirectsToNew,
       }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
@@ -155,7 +159,7 @@ describe('verifyEventOrRenamed', () => {
       verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
         logger: capture.logger,
         mayStore: true,
-        fetch: redirectsToNew,
+        transport: redirectsToNew,
       }),
     );
     expect(error.code).toBe('EVENT_UNVERIFIED');
@@ -176,7 +180,7 @@ describe('verifyEventOrRenamed: the new name must be where the old address redir
       verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
         logger: capture.logger,
         mayStore: true,
-        fetch: probe,
+        transport: probe,
       }),
     );
 
@@ -194,16 +198,16 @@ describe('verifyEventOrRenamed: the new name must be where the old address redir
     // Prepare
     const { credentials, capture } = setUp();
     const asked: Array<{ url: string; headers: unknown; body: unknown }> = [];
-    const probe: typeof fetch = async (url, init) => {
-      asked.push({ url: String(url), headers: init?.headers, body: init?.body });
-      return new Response(null, { status: 302, headers: { location: 'https://new.bitrix24.com/rest/app.info.json' } });
+    const probe: HttpTransport = async (call) => {
+      asked.push({ url: String(call.url), headers: call.headers, body: call.body });
+      return answer(302, { location: 'https://new.bitrix24.com/rest/app.info.json' });
     };
 
     // Act
     await verifyEventOrRenamed(credentials, eventOf(messageEvent(sender, { botId: 39 })), {
       logger: capture.logger,
       mayStore: false,
-      fetch: probe,
+      transport: probe,
     });
 
     // Assess: not the webhook URL, whose path holds the webhook's code.

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xrayTracing } from '../../../lib/tracing/xray.js';
+import { nodeHttpTransport } from '../../../lib/bitrix24/http-transport.js';
 
 // The X-Ray daemon replaced by a loopback socket that keeps every datagram, and a traced invocation's
 // environment as Lambda sets it.
@@ -82,9 +83,13 @@ describe('X-Ray tracing', () => {
 
     // Act
     await tracing.request('POST /bitrix/events', async (annotate) => {
-      await fetch(`${serverUrl}/rest/1/secret-webhook-code/imbot.chat.sendTyping.json`, { method: 'POST' });
-      await fetch(`${serverUrl}/rest/1/secret-webhook-code/fail`, { method: 'POST' });
-      // As the AWS SDK calls: node:http(s), not fetch.
+      // As the portal client calls, then as the AWS SDK does: both on node:http(s).
+      const portalCall = { method: 'POST', timeoutMs: 2_000, maxBytes: 1024 } as const;
+      await nodeHttpTransport({
+        ...portalCall,
+        url: `${serverUrl}/rest/1/secret-webhook-code/imbot.chat.sendTyping.json`,
+      });
+      await nodeHttpTransport({ ...portalCall, url: `${serverUrl}/rest/1/secret-webhook-code/fail` });
       await new Promise((resolve, reject) =>
         httpRequest(`${serverUrl}/secret-path`, { method: 'PUT' }, (response) => response.resume().on('end', resolve))
           .on('error', reject)

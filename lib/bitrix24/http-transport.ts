@@ -1,0 +1,105 @@
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+/** One HTTP exchange with a portal or the OAuth server. */
+export interface HttpCall {
+  method: 'GET' | 'POST';
+  url: string | URL;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Covers the whole exchange: connect, send, and reading the answer to its end. */
+  timeoutMs: number;
+  /** An answer larger than this is refused (HttpResponseTooLarge) without buffering the rest. */
+  maxBytes: number;
+}
+
+/** The answer, read to its end. Redirects are never followed: a 3xx is an answer like any other. */
+export interface HttpAnswer {
+  status: number;
+  /** A response header by its lower-case name; the first value when repeated. */
+  header(name: string): string | undefined;
+  text: string;
+}
+
+export type HttpTransport = (call: HttpCall) => Promise<HttpAnswer>;
+
+/** The answer's status line arrived, its body did not: too large, cut off by the timeout, or lost on the way. */
+export class HttpBodyError extends Error {
+  override readonly name = 'HttpBodyError';
+  constructor(
+    readonly status: number,
+    readonly reason: 'too-large' | 'timeout' | 'interrupted',
+    options?: { cause?: unknown },
+  ) {
+    super(`answer ${status}: body ${reason}`, options);
+  }
+}
+
+function answerOf(response: IncomingMessage, chunks: Buffer[]): HttpAnswer {
+  const { headers } = response;
+  return {
+    status: response.statusCode ?? 0,
+    header: (name) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+    text: Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+/** Reads the answer to its end, or fails once it passes `maxBytes`. */
+function readAnswer(
+  request: ClientRequest,
+  response: IncomingMessage,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<HttpAnswer> {
+  const status = response.statusCode ?? 0;
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => {
+      reject(new HttpBodyError(status, 'too-large'));
+      request.destroy();
+    };
+    if (Number(response.headers['content-length'] ?? 0) > maxBytes) return tooLarge();
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    response.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) tooLarge();
+      else chunks.push(chunk);
+    });
+    response.on('end', () => resolve(answerOf(response, chunks)));
+    // A timeout or a dropped connection while the body arrives.
+    response.on('error', (error) =>
+      reject(
+        signal.aborted
+          ? new HttpBodyError(status, 'timeout', { cause: signal.reason })
+          : new HttpBodyError(status, 'interrupted', { cause: error }),
+      ),
+    );
+  });
+}
+
+/**
+ * Portal and OAuth calls over node:http / node:https, which the AWS SDK has already loaded in every container.
+ * Not `fetch`: its first call loads undici and compiles its WASM HTTP parser, a cost every cold start would pay
+ * for one small POST (BENCHMARKS.md, "Cold start"). Connections are kept alive by Node's global agents, as the
+ * SDK's are. A failure before the status line is the socket's error (`code` ECONNRESET, ECONNREFUSED, …) or, when
+ * `timeoutMs` passed, an error named `TimeoutError`; after it, an HttpBodyError carrying the status.
+ */
+export const nodeHttpTransport: HttpTransport = (call) =>
+  new Promise((resolve, reject) => {
+    const url = typeof call.url === 'string' ? new URL(call.url) : call.url;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const signal = AbortSignal.timeout(call.timeoutMs);
+    // Identity only: an answer is a few hundred bytes, and the size bound counts what arrives.
+    const headers = { 'accept-encoding': 'identity', ...call.headers };
+    let answered = false;
+    const request = send(url, { method: call.method, headers, signal }, (response) => {
+      answered = true;
+      readAnswer(request, response, call.maxBytes, signal).then(resolve, reject);
+    });
+    // Before the status line: the timeout's own error, or the socket's. After it, the body's error says which.
+    request.on('error', (error) => answered || reject(signal.aborted ? signal.reason : error));
+    request.end(call.body);
+  });

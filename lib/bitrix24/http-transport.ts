@@ -69,7 +69,10 @@ function readAnswer(
       else chunks.push(chunk);
     });
     response.on('end', () => resolve(answerOf(response, chunks)));
-    // A timeout or a dropped connection while the body arrives.
+    // A timeout or a dropped connection while the body arrives; a close before the end counts as one too.
+    response.on('close', () => {
+      if (!response.complete) reject(new HttpBodyError(status, signal.aborted ? 'timeout' : 'interrupted'));
+    });
     response.on('error', (error) =>
       reject(
         signal.aborted

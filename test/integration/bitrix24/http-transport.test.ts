@@ -108,6 +108,21 @@ describe('nodeHttpTransport: the portal and OAuth calls', () => {
     expect(duringBody).toMatchObject({ status: 200, reason: 'timeout', cause: { name: 'TimeoutError' } });
   });
 
+  it('fails as HttpBodyError "interrupted" with the status when the connection drops mid-body', async () => {
+    // Prepare
+    const portal = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '15' });
+      res.write('{"result":', () => res.socket?.destroy());
+    });
+
+    // Act
+    const error = await nodeHttpTransport(call(portal.url)).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(HttpBodyError);
+    expect(error).toMatchObject({ status: 200, reason: 'interrupted' });
+  });
+
   it('refuses an answer larger than maxBytes, declared or streamed, without buffering it', async () => {
     // Prepare
     const declared = await serve((_req, res) => res.end('x'.repeat(2048)));

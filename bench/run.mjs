@@ -3,33 +3,13 @@
 // Figures only mean something on the Node major the Lambda runtime uses (serverless.yml `runtime: nodejsNN.x`),
 // so when this Node is another major the suite re-runs itself under that major, fetched from the npm registry
 // by scripts/lambda-node.sh. Then it provisions moto (.venv), bundles the TypeScript harness and runs it.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { onLambdaNodeMajor } from '../scripts/lambda-major.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const yml = readFileSync(join(root, 'serverless.yml'), 'utf8');
-const lambdaMajor = /^\s*runtime:\s*nodejs(\d+)\.x/m.exec(yml)?.[1];
-if (!lambdaMajor) throw new Error('serverless.yml: no provider.runtime nodejsNN.x found');
-const ownMajor = process.versions.node.split('.')[0];
-
-if (ownMajor !== lambdaMajor && !process.env.BENCH_ANY_NODE) {
-  const bin = execFileSync(join(root, 'scripts', 'lambda-node.sh'), {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  const node = join(bin, 'node');
-  console.log(
-    `[bench] this is Node ${process.version}; the Lambda runtime is nodejs${lambdaMajor}.x, so re-running under ${node}`,
-  );
-  const result = spawnSync(node, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    cwd: root,
-  });
-  process.exit(result.status ?? 1);
-}
+const lambdaMajor = onLambdaNodeMajor(import.meta.url, 'bench', 'BENCH_ANY_NODE');
 
 const { ensurePythonEnv } = await import(pathToFileURL(join(root, 'scripts', 'python-env.mjs')).href);
 ensurePythonEnv();

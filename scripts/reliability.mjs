@@ -7,6 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { onLambdaNodeMajor } from './lambda-major.mjs';
+
+// The rows record figures (times, counts): measured on the Lambda runtime's Node major, as the bench is.
+onLambdaNodeMajor(import.meta.url, 'reliability', 'RELIABILITY_ANY_NODE');
 
 const dir = join('.cache', 'reliability');
 const expectedFile = join('test', 'reliability', 'expected-rows.json');

@@ -23,19 +23,19 @@ export interface HttpAnswer {
 
 export type HttpTransport = (call: HttpCall) => Promise<HttpAnswer>;
 
-/** The answer's status line arrived, its body did not: too large, cut off by the timeout, or lost on the way. */
+/** The answer's status line arrived, its body did not: too large, cut off, lost, or in an encoding we cannot read. */
 export class HttpBodyError extends Error {
   override readonly name = 'HttpBodyError';
   constructor(
     readonly status: number,
-    readonly reason: 'too-large' | 'timeout' | 'interrupted',
+    readonly reason: 'too-large' | 'timeout' | 'interrupted' | 'encoding',
     options?: { cause?: unknown },
   ) {
     super(`answer ${status}: body ${reason}`, options);
   }
 }
 
-function answerOf(response: IncomingMessage, chunks: Buffer[]): HttpAnswer {
+function answerOf(response: IncomingMessage, text: string): HttpAnswer {
   const { headers } = response;
   return {
     status: response.statusCode ?? 0,
@@ -43,8 +43,34 @@ function answerOf(response: IncomingMessage, chunks: Buffer[]): HttpAnswer {
       const value = headers[name];
       return Array.isArray(value) ? value[0] : value;
     },
-    text: Buffer.concat(chunks).toString('utf8'),
+    text,
   };
+}
+
+/**
+ * The body as text. We ask for identity, but a proxy in front of a portal may compress anyway: gzip, deflate and
+ * br are decoded (node:zlib, loaded only then), the decoded size bounded by `maxBytes` too.
+ */
+async function decoded(response: IncomingMessage, body: Buffer, maxBytes: number): Promise<string> {
+  const encoding = String(response.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
+  if (encoding === 'identity' || encoding === '') return body.toString('utf8');
+  const status = response.statusCode ?? 0;
+  const zlib = await import('node:zlib');
+  const decode = {
+    gzip: zlib.gunzipSync,
+    'x-gzip': zlib.gunzipSync,
+    deflate: zlib.inflateSync,
+    br: zlib.brotliDecompressSync,
+  }[encoding];
+  if (!decode) throw new HttpBodyError(status, 'encoding');
+  try {
+    return decode(body, { maxOutputLength: maxBytes }).toString('utf8');
+  } catch (error) {
+    const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+    throw new HttpBodyError(status, tooLarge ? 'too-large' : 'encoding', { cause: error });
+  }
 }
 
 /** Reads the answer to its end, or fails once it passes `maxBytes`. */
@@ -56,6 +82,12 @@ function readAnswer(
 ): Promise<HttpAnswer> {
   const status = response.statusCode ?? 0;
   return new Promise((resolve, reject) => {
+    // A redirect is its status and Location: settled at once, its body (of any size or pace) dropped with the socket.
+    if (status >= 300 && status < 400) {
+      resolve(answerOf(response, ''));
+      request.destroy();
+      return;
+    }
     const tooLarge = () => {
       reject(new HttpBodyError(status, 'too-large'));
       request.destroy();
@@ -68,7 +100,9 @@ function readAnswer(
       if (bytes > maxBytes) tooLarge();
       else chunks.push(chunk);
     });
-    response.on('end', () => resolve(answerOf(response, chunks)));
+    response.on('end', () => {
+      decoded(response, Buffer.concat(chunks), maxBytes).then((text) => resolve(answerOf(response, text)), reject);
+    });
     // A timeout or a dropped connection while the body arrives; a close before the end counts as one too.
     response.on('close', () => {
       if (!response.complete) reject(new HttpBodyError(status, signal.aborted ? 'timeout' : 'interrupted'));
@@ -104,5 +138,10 @@ export const nodeHttpTransport: HttpTransport = (call) =>
     });
     // Before the status line: the timeout's own error, or the socket's. After it, the body's error says which.
     request.on('error', (error) => answered || reject(signal.aborted ? signal.reason : error));
+    // Closed with neither an answer nor an error: a 101 upgrade nobody asked for ends this way.
+    request.on(
+      'close',
+      () => answered || reject(signal.aborted ? signal.reason : new Error('closed without an answer')),
+    );
     request.end(call.body);
   });

@@ -55,8 +55,9 @@ export async function refreshTokens(
     });
   } catch (error) {
     const status = error instanceof HttpBodyError ? error.status : 0;
-    if (error instanceof HttpBodyError && error.reason === 'too-large') {
-      throw new Bitrix24Error(TRANSPORT.invalidResponse, status, 'OAuth server answered too much');
+    if (error instanceof HttpBodyError && (error.reason === 'too-large' || error.reason === 'encoding')) {
+      const what = error.reason === 'too-large' ? 'too much' : 'in an encoding we cannot read';
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, status, `OAuth server answered ${what}`);
     }
     const name = (error as { name?: string }).name;
     if (name === 'TimeoutError' || name === 'AbortError' || (error as HttpBodyError).reason === 'timeout') {

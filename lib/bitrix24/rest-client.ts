@@ -143,10 +143,9 @@ async function post(
     });
   } catch (error) {
     if (!(error instanceof HttpBodyError)) throw transportError(error, 0, timeoutMs, 'request failed');
-    if (error.reason === 'too-large') {
-      throw new Bitrix24Error(TRANSPORT.invalidResponse, error.status, 'response too large', undefined, {
-        cause: error,
-      });
+    if (error.reason === 'too-large' || error.reason === 'encoding') {
+      const what = error.reason === 'too-large' ? 'response too large' : 'response in an encoding we cannot read';
+      throw new Bitrix24Error(TRANSPORT.invalidResponse, error.status, what, undefined, { cause: error });
     }
     throw transportError(error.cause, error.status, timeoutMs, 'response interrupted');
   }
@@ -197,7 +196,10 @@ function retryDelayMs(error: Bitrix24Error, attempts: number, backoff: Backoff):
     const jittered = backoff.random() * Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempts - 1));
     return Math.max(jittered, (error.retryAfterSeconds ?? 0) * 1000);
   }
-  if (error.code === TRANSPORT.network && RESET_CODES.has(errorCode(error.cause) ?? '')) return backoff.random() * 50;
+  // Only before any answer: once a status line came back, the portal ran the method, and a resend could run it twice.
+  if (error.code === TRANSPORT.network && error.status === 0 && RESET_CODES.has(errorCode(error.cause) ?? '')) {
+    return backoff.random() * 50;
+  }
   return undefined;
 }
 

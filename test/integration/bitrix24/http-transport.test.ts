@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bitrix24Error } from '../../../lib/bitrix24/errors.js';
+import { createRestClient } from '../../../lib/bitrix24/rest-client.js';
 import { HttpBodyError, nodeHttpTransport, type HttpCall } from '../../../lib/bitrix24/http-transport.js';
 import { refreshTokens } from '../../../lib/bitrix24/oauth.js';
 import { Deadline } from '../../../lib/deadline/index.js';
@@ -123,6 +125,71 @@ describe('nodeHttpTransport: the portal and OAuth calls', () => {
     expect(error).toMatchObject({ status: 200, reason: 'interrupted' });
   });
 
+  it('settles a redirect at its status line, whatever its body, so a moved portal is told at once', async () => {
+    // Prepare: a 302 declaring 2 MB of body it never sends
+    const portal = await serve((_req, res) => {
+      res.writeHead(302, { location: 'https://new.bitrix24.com/rest/', 'content-length': '2000000' });
+      res.write('<html>');
+    });
+
+    // Act
+    const started = Date.now();
+    const answer = await nodeHttpTransport(call(portal.url));
+
+    // Assess
+    expect(answer).toMatchObject({ status: 302, text: '' });
+    expect(answer.header('location')).toBe('https://new.bitrix24.com/rest/');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('settles an unasked-for 101 upgrade with an error, not never', async () => {
+    // Prepare: a raw server that switches protocols on a plain POST (Node then closes the socket silently)
+    const raw = createTcpServer((socket) =>
+      socket.once('data', () =>
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+      ),
+    );
+    servers.push(raw as unknown as Server);
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+
+    // Act
+    const started = Date.now();
+    const error = await nodeHttpTransport(
+      call(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, { timeoutMs: 5_000 }),
+    ).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('decodes a gzip answer a proxy sent anyway, bounds what it decodes to, and refuses an unknown encoding', async () => {
+    // Prepare
+    const gzipped = await serve((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(gzipSync('{"result":true}'));
+    });
+    const bomb = await serve((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(gzipSync(' '.repeat(1024 * 1024)));
+    });
+    const unknown = await serve((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'zstd' });
+      res.end('(\xb5/\xfd');
+    });
+
+    // Act
+    const answer = await nodeHttpTransport(call(gzipped.url));
+    const [tooLarge, unreadable] = await Promise.all(
+      [bomb, unknown].map((s) => nodeHttpTransport(call(s.url)).catch((e: unknown) => e)),
+    );
+
+    // Assess: 1 MiB of spaces is ~1 KB gzipped, under maxBytes on the wire, far over it decoded
+    expect(answer.text).toBe('{"result":true}');
+    expect(tooLarge).toMatchObject({ name: 'HttpBodyError', status: 200, reason: 'too-large' });
+    expect(unreadable).toMatchObject({ name: 'HttpBodyError', status: 200, reason: 'encoding' });
+  });
+
   it('refuses an answer larger than maxBytes, declared or streamed, without buffering it', async () => {
     // Prepare
     const declared = await serve((_req, res) => res.end('x'.repeat(2048)));
@@ -140,6 +207,26 @@ describe('nodeHttpTransport: the portal and OAuth calls', () => {
     // Assess
     for (const error of errors)
       expect(error).toMatchObject({ name: 'HttpBodyError', status: 200, reason: 'too-large' });
+  });
+});
+
+describe('the REST client resends only what never got an answer', () => {
+  it('does not resend a POST whose answer was cut off after its status line: the portal ran it', async () => {
+    // Prepare
+    const portal = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '15' });
+      res.write('{"result":', () => res.socket?.destroy());
+    });
+    const client = createRestClient({ timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 10, backoffCapMs: 20 });
+
+    // Act
+    const error = await client
+      .call({ kind: 'webhook', url: `${portal.url}/rest/1/code/` }, 'im.message.add', {}, Deadline.in(5_000))
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: 'NETWORK_ERROR', status: 200, attempts: 1 });
+    expect(portal.seen).toHaveLength(1);
   });
 });
 

@@ -35,6 +35,26 @@ export class HttpBodyError extends Error {
   }
 }
 
+/** What a failed exchange comes to, for the caller's own words: the same classes for every caller. */
+export interface TransportFailure {
+  kind: 'too-large' | 'encoding' | 'timeout' | 'network';
+  /** The answer's status when its status line arrived, else 0. */
+  status: number;
+  /** The underlying error: the socket's, the timeout's, or the HttpBodyError itself. */
+  cause: unknown;
+}
+
+export function transportFailure(error: unknown): TransportFailure {
+  if (error instanceof HttpBodyError) {
+    if (error.reason === 'too-large' || error.reason === 'encoding') {
+      return { kind: error.reason, status: error.status, cause: error };
+    }
+    return { kind: error.reason === 'timeout' ? 'timeout' : 'network', status: error.status, cause: error.cause };
+  }
+  const name = (error as { name?: string }).name;
+  return { kind: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network', status: 0, cause: error };
+}
+
 function answerOf(response: IncomingMessage, text: string): HttpAnswer {
   const { headers } = response;
   return {

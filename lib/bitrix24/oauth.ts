@@ -1,6 +1,6 @@
 import type { Deadline } from '../deadline/index.js';
 import { Bitrix24Error, TRANSPORT } from './errors.js';
-import { HttpBodyError, nodeHttpTransport, type HttpAnswer, type HttpTransport } from './http-transport.js';
+import { nodeHttpTransport, transportFailure, type HttpAnswer, type HttpTransport } from './http-transport.js';
 
 // A token answer is a few hundred bytes; anything near this is not one.
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -54,13 +54,12 @@ export async function refreshTokens(
       maxBytes: MAX_ANSWER_BYTES,
     });
   } catch (error) {
-    const status = error instanceof HttpBodyError ? error.status : 0;
-    if (error instanceof HttpBodyError && (error.reason === 'too-large' || error.reason === 'encoding')) {
-      const what = error.reason === 'too-large' ? 'too much' : 'in an encoding we cannot read';
+    const { kind, status } = transportFailure(error);
+    if (kind === 'too-large' || kind === 'encoding') {
+      const what = kind === 'too-large' ? 'too much' : 'in an encoding we cannot read';
       throw new Bitrix24Error(TRANSPORT.invalidResponse, status, `OAuth server answered ${what}`);
     }
-    const name = (error as { name?: string }).name;
-    if (name === 'TimeoutError' || name === 'AbortError' || (error as HttpBodyError).reason === 'timeout') {
+    if (kind === 'timeout') {
       throw new Bitrix24Error(TRANSPORT.timeout, status, 'OAuth server did not answer in time', undefined, {
         cause: error,
       });

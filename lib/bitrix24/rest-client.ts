@@ -1,7 +1,13 @@
 import { Deadline, sleep } from '../deadline/index.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import { Bitrix24Error, TRANSPORT } from './errors.js';
-import { HttpBodyError, nodeHttpTransport, type HttpAnswer, type HttpTransport } from './http-transport.js';
+import {
+  nodeHttpTransport,
+  transportFailure,
+  type HttpAnswer,
+  type HttpTransport,
+  type TransportFailure,
+} from './http-transport.js';
 
 /** Where a REST call goes: an inbound webhook, or an OAuth `client_endpoint` with an access token. */
 export type RestTarget =
@@ -110,15 +116,18 @@ interface Backoff {
   random: () => number;
 }
 
-/** A request that failed in transit: cut off by its timeout, or lost on the network. */
-function transportError(error: unknown, status: number, timeoutMs: number, otherwise: string): Bitrix24Error {
-  const name = (error as { name?: string }).name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return new Bitrix24Error(TRANSPORT.timeout, status, `no answer within ${timeoutMs} ms`, undefined, {
-      cause: error,
-    });
+/** A request that failed in transit: too large or unreadable, cut off by its timeout, or lost on the network. */
+function transportError(failure: TransportFailure, timeoutMs: number): Bitrix24Error {
+  const { kind, status, cause } = failure;
+  if (kind === 'too-large' || kind === 'encoding') {
+    const what = kind === 'too-large' ? 'response too large' : 'response in an encoding we cannot read';
+    return new Bitrix24Error(TRANSPORT.invalidResponse, status, what, undefined, { cause });
   }
-  return new Bitrix24Error(TRANSPORT.network, status, errorCode(error) ?? otherwise, undefined, { cause: error });
+  if (kind === 'timeout') {
+    return new Bitrix24Error(TRANSPORT.timeout, status, `no answer within ${timeoutMs} ms`, undefined, { cause });
+  }
+  const otherwise = status === 0 ? 'request failed' : 'response interrupted';
+  return new Bitrix24Error(TRANSPORT.network, status, errorCode(cause) ?? otherwise, undefined, { cause });
 }
 
 async function post(
@@ -142,12 +151,7 @@ async function post(
       maxBytes: MAX_RESPONSE_BYTES,
     });
   } catch (error) {
-    if (!(error instanceof HttpBodyError)) throw transportError(error, 0, timeoutMs, 'request failed');
-    if (error.reason === 'too-large' || error.reason === 'encoding') {
-      const what = error.reason === 'too-large' ? 'response too large' : 'response in an encoding we cannot read';
-      throw new Bitrix24Error(TRANSPORT.invalidResponse, error.status, what, undefined, { cause: error });
-    }
-    throw transportError(error.cause, error.status, timeoutMs, 'response interrupted');
+    throw transportError(transportFailure(error), timeoutMs);
   }
 }
 

@@ -90,6 +90,13 @@ const coveredFromMemory = (results: ContainerResult[]) =>
         line.StateStoreFailures !== undefined,
     ).length;
 // lib/state's failureBackoffMs: how long a container that failed over keeps answering from memory.
+/** A percentile of the containers' answer times, ms. */
+const elapsedPercentile = (results: ContainerResult[], p: number) =>
+  percentile(
+    results.map((r) => r.elapsedMs),
+    p,
+  );
+
 const FAIL_OVER_BACKOFF_MS = 5_000;
 /**
  * One request per container first, as on a warm fleet: twenty cold processes reading their secrets at once on two
@@ -141,14 +148,8 @@ describe('POST /typing across container processes, state in the table', () => {
         typingCalls: portal.typingCalls().length,
         replayed,
         coveredFromMemory: coveredFromMemory(results),
-        p50Ms: percentile(
-          results.map((r) => r.elapsedMs),
-          50,
-        ),
-        maxMs: percentile(
-          results.map((r) => r.elapsedMs),
-          100,
-        ),
+        p50Ms: elapsedPercentile(results, 50),
+        maxMs: elapsedPercentile(results, 100),
       },
       command: command('one signed request sent to 20 container processes'),
       observations: results.length,
@@ -240,14 +241,8 @@ describe('a burst across container processes, state in the table', () => {
         refusedByPortal: refused,
         coveredFromMemory: coveredFromMemory(results),
         elapsedMs,
-        p50Ms: percentile(
-          results.map((r) => r.elapsedMs),
-          50,
-        ),
-        p99Ms: percentile(
-          results.map((r) => r.elapsedMs),
-          99,
-        ),
+        p50Ms: elapsedPercentile(results, 50),
+        p99Ms: elapsedPercentile(results, 99),
       },
       command: command('200 requests over 20 dialogs from 50 container processes'),
       observations: results.length,
@@ -295,10 +290,7 @@ describe('POST /bitrix/events across container processes, state in the table', (
         containers: results.length,
         typingCalls: portal.typingCalls().length,
         coveredFromMemory: coveredFromMemory(results),
-        maxMs: percentile(
-          results.map((r) => r.elapsedMs),
-          100,
-        ),
+        maxMs: elapsedPercentile(results, 100),
       },
       command: command('one bot event delivered to 10 container processes'),
       observations: results.length,

@@ -273,7 +273,6 @@ describe('a burst across emulated containers, state in the table', () => {
       }
     }
 
-    (await import('node:fs')).writeFileSync('/tmp/burst-output.log', service.output().slice(outputMark));
     // Assess
     expect(firstOutcomes.filter((o) => o !== 'ok' && o !== 'emulator timeout')).toEqual([]);
     expect(countBy(outcomes)).toEqual({ ok: 200 });
